@@ -1,0 +1,188 @@
+"""Threshold-search trees (seed 002, Appendix B, Algorithms 2-4, Theorem B.1).
+
+One max-tree per data point i over the leaf values u_{r,i} = <w_r, x_i>, all n
+trees in one flat float64 array `nodes` of shape (n, 2M): an implicit heap in
+which node k has children 2k and 2k+1, the root is node 1, and the leaf of
+neuron r is node M + r. M is m rounded up to a power of two; the padding leaves
+hold -inf so they never exceed any threshold. Node 0 is unused.
+
+Every kernel returns the number of tree nodes it touched (a node read to decide
+where to descend, or a node written), so cost can be checked as a count.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+# Depth of the explicit DFS stack: a tree over M <= 2**62 leaves has depth <= 62,
+# and the stack never holds more than one pending sibling per level plus one.
+_STACK = 128
+
+
+def padded_size(m):
+    """Smallest power of two >= m (at least 1): the number of leaves per tree."""
+    return 1 << max(int(m) - 1, 0).bit_length()
+
+
+@njit(cache=True, parallel=True)
+def build_trees(U, M, nodes):
+    """Init (Algorithm 2) given the leaf matrix U (n, m): fill all n trees bottom-up.
+
+    O(M) per tree. Returns the nodes touched (every node of every tree).
+    """
+    n, m = U.shape
+    for i in prange(n):
+        for r in range(m):
+            nodes[i, M + r] = U[i, r]
+        for r in range(m, M):
+            nodes[i, M + r] = -np.inf
+        for k in range(M - 1, 0, -1):
+            left = nodes[i, 2 * k]
+            right = nodes[i, 2 * k + 1]
+            nodes[i, k] = left if left >= right else right
+        nodes[i, 0] = -np.inf
+    return n * (2 * M - 1)
+
+
+@njit(cache=True)
+def update_leaf(nodes, M, j, u):
+    """Update (Algorithm 3) of one neuron j in all n trees: leaf j of tree i gets u[i].
+
+    Walks from the leaf towards the root and stops as soon as a node keeps its
+    value (its ancestors then keep theirs): O(n log M) at worst.
+    """
+    n = nodes.shape[0]
+    touched = 0
+    for i in range(n):
+        k = M + j
+        nodes[i, k] = u[i]
+        touched += 1
+        k >>= 1
+        while k >= 1:
+            left = nodes[i, 2 * k]
+            right = nodes[i, 2 * k + 1]
+            new = left if left >= right else right
+            touched += 1
+            if new == nodes[i, k]:
+                break
+            nodes[i, k] = new
+            k >>= 1
+    return touched
+
+
+@njit(cache=True, parallel=True)
+def update_leaves(nodes, M, idx, U_rows):
+    """Batched Update: neurons idx (sorted, unique) get leaf values U_rows (len(idx), n).
+
+    In each tree the changed leaves are written first, then the internal nodes
+    above them are refreshed level by level, bottom-up, each at most once per
+    batch; a node whose value does not change stops the walk above it.
+    Returns the nodes touched (leaves written + internal nodes recomputed).
+    """
+    n = nodes.shape[0]
+    k = idx.shape[0]
+    per_tree = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        cur = np.empty(k, dtype=np.int64)
+        nxt = np.empty(k, dtype=np.int64)
+        ncur = 0
+        touched = 0
+        for q in range(k):
+            pos = M + idx[q]
+            touched += 1
+            if nodes[i, pos] != U_rows[q, i]:
+                nodes[i, pos] = U_rows[q, i]
+                cur[ncur] = pos
+                ncur += 1
+        # cur holds nodes of one level in ascending order, so equal parents are adjacent.
+        while ncur > 0 and cur[0] > 1:
+            nnxt = 0
+            last = -1
+            for q in range(ncur):
+                p = cur[q] >> 1
+                if p == last:
+                    continue
+                last = p
+                left = nodes[i, 2 * p]
+                right = nodes[i, 2 * p + 1]
+                new = left if left >= right else right
+                touched += 1
+                if new != nodes[i, p]:
+                    nodes[i, p] = new
+                    nxt[nnxt] = p
+                    nnxt += 1
+            cur, nxt = nxt, cur
+            ncur = nnxt
+        per_tree[i] = touched
+    return per_tree.sum()
+
+
+@njit(cache=True)
+def _descend(nodes, M, i, lo, hi, out, report):
+    """DFS of tree i into nodes whose max exceeds lo; leaves with lo < u <= hi are hits.
+
+    Children are pushed right first, so hits come out in ascending neuron order.
+    Returns (number of hits, nodes touched). Writes hits into `out` when report.
+    """
+    stack = np.empty(_STACK, dtype=np.int64)
+    stack[0] = 1
+    top = 1
+    count = 0
+    touched = 0
+    while top > 0:
+        top -= 1
+        k = stack[top]
+        touched += 1
+        v = nodes[i, k]
+        if not v > lo:
+            continue
+        if k >= M:
+            if v <= hi:
+                if report:
+                    out[count] = k - M
+                count += 1
+        else:
+            stack[top] = 2 * k + 1
+            stack[top + 1] = 2 * k
+            top += 2
+    return count, touched
+
+
+@njit(cache=True)
+def query(nodes, M, i, tau, out):
+    """Query (Algorithm 4): neurons r with u_{r,i} > tau (strict, SPEC §1), ascending.
+
+    Touches at most 1 + 2·K·log2(M) nodes for K hits: only ancestors of hits
+    exceed tau, and each such ancestor makes the walk read its two children.
+    `out` must have room for every hit (length >= m). Returns (K, touched).
+    """
+    return _descend(nodes, M, i, tau, np.inf, out, True)
+
+
+@njit(cache=True)
+def band(nodes, M, i, lo, hi, out, report):
+    """Neurons with lo < u_{r,i} <= hi (near the threshold); report=False only counts.
+
+    A max-tree prunes on the lower end only, so the cost is that of a query at lo.
+    """
+    return _descend(nodes, M, i, lo, hi, out, report)
+
+
+@njit(cache=True)
+def query_all(nodes, M, m, tau):
+    """Query every tree at tau: fire sets as CSR (indptr (n+1,), indices), plus nodes touched."""
+    n = nodes.shape[0]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    scratch = np.empty(max(m, 1), dtype=np.int64)
+    indices = np.empty(max(1024, 4 * n), dtype=np.int64)
+    touched = 0
+    for i in range(n):
+        K, t = _descend(nodes, M, i, tau, np.inf, scratch, True)
+        touched += t
+        start = indptr[i]
+        if start + K > indices.shape[0]:
+            grown = np.empty(max(2 * indices.shape[0], start + K), dtype=np.int64)
+            grown[:start] = indices[:start]
+            indices = grown
+        indices[start:start + K] = scratch[:K]
+        indptr[i + 1] = start + K
+    return indptr, indices[:indptr[n]].copy(), touched

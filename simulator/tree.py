@@ -1,0 +1,216 @@
+"""The paper's data structures as small public classes over the Numba kernels.
+
+ThresholdTree — seed 002 Appendix B (Init / Update / Query, Theorem B.1): one
+max-tree per data point over u_{r,i} = <w_r, x_i>.
+FireSetIndex — the direct incidence index of SPEC §6 for a fixed threshold b.
+
+Inputs are checked here, so the kernels below can assume clean arrays: bad
+input raises ValueError naming the argument, never a Numba error.
+"""
+
+import numpy as np
+
+from simulator.kernels import fireset as _fs
+from simulator.kernels import tree as _tree
+
+
+def _matrix(name, A, cols=None):
+    A = np.asarray(A)
+    if A.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got shape {A.shape}")
+    if cols is not None and A.shape[1] != cols:
+        raise ValueError(f"{name}: expected {cols} columns, got shape {A.shape}")
+    if not np.issubdtype(A.dtype, np.number) or np.iscomplexobj(A):
+        raise ValueError(f"{name}: expected real numbers, got dtype {A.dtype}")
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    if not np.isfinite(A).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return A
+
+
+def _neuron_ids(name, idx, m):
+    idx = np.asarray(idx)
+    if idx.ndim != 1 or not (np.issubdtype(idx.dtype, np.integer) or idx.size == 0):
+        raise ValueError(f"{name}: expected a 1-D array of integer neuron ids, got {idx.dtype} {idx.shape}")
+    idx = idx.astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= m):
+        raise ValueError(f"{name}: neuron ids must lie in [0, {m}), got range [{idx.min()}, {idx.max()}]")
+    if np.unique(idx).size != idx.size:
+        raise ValueError(f"{name}: neuron ids must be distinct")
+    return idx
+
+
+def _threshold(name, tau):
+    tau = float(tau)
+    if np.isnan(tau):
+        raise ValueError(f"{name}: threshold is NaN")
+    return tau
+
+
+class ThresholdTree:
+    """n max-trees over the leaves u_{r,i} = <w_r, x_i> (seed 002, Algorithms 2-4).
+
+    >>> t = ThresholdTree(W, X)          # Init, O(mnd): one GEMM then O(m) per tree
+    >>> t.query(i, tau)                  # ascending r with <w_r, x_i> > tau, O(K log m)
+    >>> t.update(j, z)                   # w_j <- z, O(n(d + log m))
+    >>> t.update_many(idx, Z)            # batched Update, shared ancestors refreshed once
+    >>> t.set_leaves(idx, U_rows)        # new inner products for neurons idx, no d work
+    >>> t.nodes_touched                  # running count of tree nodes touched
+    """
+
+    def __init__(self, W, X):
+        X = _matrix("X", X)
+        W = _matrix("W", W, cols=X.shape[1])
+        self._X = X
+        self._W = W.copy()
+        self._init_from_leaves(X @ W.T)
+
+    @classmethod
+    def from_leaves(cls, U):
+        """Trees over a given leaf matrix U (n, m), U[i, r] = u_{r,i}; no weights kept."""
+        self = cls.__new__(cls)
+        self._X = None
+        self._W = None
+        self._init_from_leaves(_matrix("U", U))
+        return self
+
+    def _init_from_leaves(self, U):
+        self.n, self.m = U.shape
+        if self.m < 1 or self.n < 1:
+            raise ValueError(f"need at least one neuron and one point, got m={self.m}, n={self.n}")
+        self.M = _tree.padded_size(self.m)
+        self._nodes = np.empty((self.n, 2 * self.M), dtype=np.float64)
+        self.nodes_touched = int(_tree.build_trees(U, self.M, self._nodes))
+        self._scratch = np.empty(self.m, dtype=np.int64)
+
+    def _point(self, i):
+        if not (isinstance(i, (int, np.integer)) and 0 <= i < self.n):
+            raise ValueError(f"i: point index must be an integer in [0, {self.n}), got {i!r}")
+        return int(i)
+
+    # -- Query -----------------------------------------------------------------
+    def query(self, i, tau):
+        """Neurons r with u_{r,i} > tau (strict), ascending int64 array."""
+        i = self._point(i)
+        K, touched = _tree.query(self._nodes, self.M, i, _threshold("tau", tau), self._scratch)
+        self.nodes_touched += int(touched)
+        return self._scratch[:K].copy()
+
+    def query_all(self, tau):
+        """Every tree at tau: fire sets as CSR arrays (indptr (n+1,), indices)."""
+        indptr, indices, touched = _tree.query_all(self._nodes, self.M, self.m, _threshold("tau", tau))
+        self.nodes_touched += int(touched)
+        return indptr, indices
+
+    def count_band(self, i, lo, hi):
+        """How many neurons have lo < u_{r,i} <= hi (e.g. near the threshold b)."""
+        i = self._point(i)
+        K, touched = _tree.band(self._nodes, self.M, i, _threshold("lo", lo), _threshold("hi", hi),
+                                self._scratch, False)
+        self.nodes_touched += int(touched)
+        return int(K)
+
+    def report_band(self, i, lo, hi):
+        """Neurons with lo < u_{r,i} <= hi, ascending."""
+        i = self._point(i)
+        K, touched = _tree.band(self._nodes, self.M, i, _threshold("lo", lo), _threshold("hi", hi),
+                                self._scratch, True)
+        self.nodes_touched += int(touched)
+        return self._scratch[:K].copy()
+
+    # -- Update ----------------------------------------------------------------
+    def _need_weights(self):
+        if self._W is None:
+            raise ValueError("this tree was built from leaves without weights; use set_leaves")
+
+    def update(self, j, z):
+        """Update (Algorithm 3): w_j <- z; leaf j of every tree gets <z, x_i>."""
+        self._need_weights()
+        if not (isinstance(j, (int, np.integer)) and 0 <= j < self.m):
+            raise ValueError(f"j: neuron index must be an integer in [0, {self.m}), got {j!r}")
+        z = _matrix("z", np.asarray(z).reshape(1, -1) if np.ndim(z) == 1 else z, cols=self._X.shape[1])
+        if z.shape[0] != 1:
+            raise ValueError(f"z: expected one weight vector of length {self._X.shape[1]}, got shape {z.shape}")
+        self._W[j] = z[0]
+        u = self._X @ z[0]
+        self.nodes_touched += int(_tree.update_leaf(self._nodes, self.M, int(j), u))
+
+    def update_many(self, idx, Z):
+        """Batched Update: w_idx[q] <- Z[q] for every q."""
+        self._need_weights()
+        idx = _neuron_ids("idx", idx, self.m)
+        Z = _matrix("Z", Z, cols=self._X.shape[1])
+        if Z.shape[0] != idx.size:
+            raise ValueError(f"Z: expected {idx.size} rows (one per neuron in idx), got {Z.shape[0]}")
+        self._W[idx] = Z
+        self._set(idx, Z @ self._X.T)
+
+    def set_leaves(self, idx, U_rows):
+        """Neurons idx get leaf values U_rows (len(idx), n) in every tree; no d work.
+
+        The caller keeps the weights; a tree built with weights forgets them here.
+        """
+        idx = _neuron_ids("idx", idx, self.m)
+        U_rows = _matrix("U_rows", U_rows, cols=self.n)
+        if U_rows.shape[0] != idx.size:
+            raise ValueError(f"U_rows: expected {idx.size} rows (one per neuron in idx), got {U_rows.shape[0]}")
+        self._W = None
+        self._set(idx, U_rows)
+
+    def _set(self, idx, U_rows):
+        order = np.argsort(idx, kind="stable")
+        self.nodes_touched += int(_tree.update_leaves(self._nodes, self.M, idx[order],
+                                                      np.ascontiguousarray(U_rows[order])))
+
+    # -- Views -----------------------------------------------------------------
+    @property
+    def leaves(self):
+        """Read-only view of the leaf matrix U (n, m), U[i, r] = u_{r,i}."""
+        view = self._nodes[:, self.M:self.M + self.m]
+        view.flags.writeable = False
+        return view
+
+    @property
+    def nodes(self):
+        """Read-only view of the flat node array (n, 2M) (node k: children 2k, 2k+1)."""
+        view = self._nodes.view()
+        view.flags.writeable = False
+        return view
+
+
+class FireSetIndex:
+    """Fire sets S_i = {r : u_{r,i} > b} for a fixed b, kept directly (SPEC §6).
+
+    O(n) per changed neuron; sorted CSR fire sets and the exact Gram on demand.
+    """
+
+    def __init__(self, U, b):
+        U = _matrix("U", U)
+        self.b = _threshold("b", b)
+        self.n, self.m = U.shape
+        self._members, self._pos, self._count = _fs.allocate(self.n, self.m)
+        _fs.build(U, self.b, self._members, self._pos, self._count)
+        self.memberships_changed = 0
+
+    def update(self, idx, U_rows):
+        """Neurons idx now have leaf values U_rows (len(idx), n)."""
+        idx = _neuron_ids("idx", idx, self.m)
+        U_rows = _matrix("U_rows", U_rows, cols=self.n)
+        if U_rows.shape[0] != idx.size:
+            raise ValueError(f"U_rows: expected {idx.size} rows, got {U_rows.shape[0]}")
+        self.memberships_changed += int(_fs.update(idx, U_rows, self.b, self._members, self._pos, self._count))
+
+    def fire_counts(self):
+        return self._count.copy()
+
+    def csr(self):
+        """Fire sets as CSR (indptr, indices), ascending neuron ids per point."""
+        return _fs.to_csr(self._members, self._count)
+
+    def gram(self, X):
+        """Exact G = (X Xᵀ) ∘ (B Bᵀ)/m from the incidence (SPEC §1 identity)."""
+        X = _matrix("X", X)
+        if X.shape[0] != self.n:
+            raise ValueError(f"X: expected {self.n} rows, got {X.shape[0]}")
+        indptr, indices = self.csr()
+        return _fs.gram_from_csr(indptr, indices, X @ X.T, self.m)

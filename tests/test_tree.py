@@ -1,0 +1,240 @@
+"""ThresholdTree and its kernels against plain-NumPy naive references."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from simulator.kernels import tree as kt
+from simulator.tree import ThresholdTree
+
+
+# -- naive references ----------------------------------------------------------
+def naive_leaves(W, X):
+    return np.array([[float(np.dot(W[r], X[i])) for r in range(W.shape[0])] for i in range(X.shape[0])])
+
+
+def naive_query(U, i, tau):
+    return np.array([r for r in range(U.shape[1]) if U[i, r] > tau], dtype=np.int64)
+
+
+def naive_band(U, i, lo, hi):
+    return np.array([r for r in range(U.shape[1]) if lo < U[i, r] <= hi], dtype=np.int64)
+
+
+def naive_heap_ok(nodes, M, U):
+    """Every leaf holds its u (or -inf padding); every internal node the max of its children."""
+    n, m = U.shape
+    for i in range(n):
+        leaves = nodes[i, M:]
+        assert np.array_equal(leaves[:m], U[i])
+        assert np.all(np.isneginf(leaves[m:]))
+        for k in range(1, M):
+            assert nodes[i, k] == max(nodes[i, 2 * k], nodes[i, 2 * k + 1])
+
+
+def rand_problem(m, n=4, d=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((m, d)), rng.standard_normal((n, d))
+
+
+# c in the query cost bound: nodes touched <= C_QUERY · (K + 1) · max(1, log2 m)
+C_QUERY = 2
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 7, 64, 100, 1000, 2**16])
+def test_build_and_query_match_naive(m):
+    W, X = rand_problem(m, n=3, d=4, seed=m)
+    t = ThresholdTree(W, X)
+    U = X @ W.T
+    if m <= 1000:
+        naive_heap_ok(t.nodes, t.M, U)
+    assert np.allclose(t.leaves, naive_leaves(W, X) if m <= 1000 else U, rtol=0, atol=1e-12)
+    for i in range(3):
+        for tau in [-np.inf, -1.0, 0.0, 0.7, 2.5, np.inf]:
+            before = t.nodes_touched
+            got = t.query(i, tau)
+            expected = naive_query(t.leaves, i, tau)
+            assert np.array_equal(got, expected)
+            touched = t.nodes_touched - before
+            assert touched <= C_QUERY * (len(got) + 1) * max(1.0, math.log2(m)) + 1
+
+
+def test_ties_exactly_at_tau_are_excluded():
+    U = np.array([[0.5, 1.0, 1.0, 0.25, 1.0]])
+    t = ThresholdTree.from_leaves(U)
+    assert np.array_equal(t.query(0, 1.0), [])
+    assert np.array_equal(t.query(0, 0.5), [1, 2, 4])
+    assert np.array_equal(t.query(0, 0.25), [0, 1, 2, 4])
+    assert np.array_equal(t.report_band(0, 0.25, 1.0), [0, 1, 2, 4])
+    assert np.array_equal(t.report_band(0, 0.4, 0.5), [0])
+    assert t.count_band(0, 0.5, 1.0) == 3
+
+
+def test_tau_above_max_touches_only_root_and_below_min_returns_all():
+    W, X = rand_problem(1000, seed=3)
+    t = ThresholdTree(W, X)
+    top = t.leaves[1].max()
+    before = t.nodes_touched
+    assert t.query(1, top).size == 0
+    assert t.nodes_touched - before == 1
+    assert np.array_equal(t.query(1, t.leaves[1].min() - 1), np.arange(1000))
+
+
+def test_band_matches_naive():
+    W, X = rand_problem(777, seed=4)
+    t = ThresholdTree(W, X)
+    for lo, hi in [(-0.1, 0.1), (0.5, 0.6), (1.0, 0.0), (-np.inf, np.inf), (2.0, 10.0)]:
+        for i in range(X.shape[0]):
+            expected = naive_band(t.leaves, i, lo, hi)
+            assert np.array_equal(t.report_band(i, lo, hi), expected)
+            assert t.count_band(i, lo, hi) == expected.size
+
+
+def test_query_all_is_csr_of_queries():
+    W, X = rand_problem(3000, n=6, seed=5)
+    t = ThresholdTree(W, X)
+    indptr, indices = t.query_all(0.8)
+    for i in range(6):
+        assert np.array_equal(indices[indptr[i]:indptr[i + 1]], naive_query(t.leaves, i, 0.8))
+
+
+def test_query_all_grows_its_buffer():
+    # Every neuron fires everywhere: the output (n·m) is far above the initial buffer.
+    U = np.ones((8, 5000))
+    indptr, indices = ThresholdTree.from_leaves(U).query_all(0.0)
+    assert indptr[-1] == 40000 and np.array_equal(indices[:5000], np.arange(5000))
+
+
+@pytest.mark.parametrize("m", [1, 2, 5, 33, 512, 1025])
+def test_many_rounds_of_updates_then_queries(m):
+    # t_w is driven through weights (update / update_many), t_u through leaves (set_leaves).
+    rng = np.random.default_rng(m)
+    n, d = 4, 3
+    W, X = rng.standard_normal((m, d)), rng.standard_normal((n, d))
+    t_w, t_u = ThresholdTree(W, X), ThresholdTree(W, X)
+    Wref = W.copy()
+    for round_ in range(30):
+        if round_ % 2 == 0:
+            j = int(rng.integers(m))
+            idx, Z = np.array([j]), rng.standard_normal((1, d))
+            t_w.update(j, Z[0])
+        else:
+            k = int(rng.integers(1, m + 1))
+            idx = rng.choice(m, size=k, replace=False)
+            Z = Wref[idx] + 0.3 * rng.standard_normal((k, d))
+            t_w.update_many(idx, Z)
+        t_u.set_leaves(idx, Z @ X.T)
+        Wref[idx] = Z
+        U = naive_leaves(Wref, X)
+        tau = float(rng.normal())
+        for t in (t_w, t_u):
+            assert np.allclose(t.leaves, U, rtol=0, atol=1e-12)
+            naive_heap_ok(t.nodes, t.M, np.asarray(t.leaves))
+            for i in range(n):
+                assert np.array_equal(t.query(i, tau), naive_query(np.asarray(t.leaves), i, tau))
+
+
+def test_update_after_set_leaves_needs_weights():
+    W, X = rand_problem(8)
+    t = ThresholdTree(W, X)
+    t.set_leaves([1], np.zeros((1, X.shape[0])))
+    with pytest.raises(ValueError, match="set_leaves"):
+        t.update(0, np.zeros(X.shape[1]))
+
+
+def test_batched_update_refreshes_each_ancestor_once():
+    # All leaves of a tree with M = 8 change: each of the 7 internal nodes is recomputed once.
+    U = np.zeros((1, 8))
+    t = ThresholdTree.from_leaves(U)
+    before = t.nodes_touched
+    t.set_leaves(np.arange(8), np.arange(1.0, 9.0).reshape(8, 1))
+    assert t.nodes_touched - before == 8 + 7
+    # Changing leaves to the values they hold touches only those leaves.
+    before = t.nodes_touched
+    t.set_leaves(np.arange(8), np.arange(1.0, 9.0).reshape(8, 1))
+    assert t.nodes_touched - before == 8
+
+
+def test_single_update_stops_when_ancestor_keeps_its_value():
+    U = np.array([[5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    t = ThresholdTree.from_leaves(U)
+    before = t.nodes_touched
+    t.set_leaves([3], np.array([[1.0]]))  # parent (leaves 2,3) changes 0->1, grandparent max stays 5
+    assert t.nodes_touched - before == 1 + 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    m=st.integers(1, 300),
+    n=st.integers(1, 4),
+    seed=st.integers(0, 2**31 - 1),
+    tau=st.floats(-3, 3, allow_nan=False),
+    grid=st.booleans(),
+)
+def test_property_query_equals_brute_force(m, n, seed, tau, grid):
+    rng = np.random.default_rng(seed)
+    U = rng.standard_normal((n, m))
+    if grid:  # many exact ties, including at tau
+        U = np.round(U * 2) / 2
+        tau = round(tau * 2) / 2
+    t = ThresholdTree.from_leaves(U)
+    for i in range(n):
+        before = t.nodes_touched
+        got = t.query(i, tau)
+        assert np.array_equal(got, naive_query(U, i, tau))
+        assert t.nodes_touched - before <= C_QUERY * (got.size + 1) * max(1.0, math.log2(m)) + 1
+    k = int(rng.integers(0, m + 1))
+    idx = rng.choice(m, size=k, replace=False)
+    rows = rng.standard_normal((k, n))
+    t.set_leaves(idx, rows)
+    U[:, idx] = rows.T
+    naive_heap_ok(t.nodes, t.M, U)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ThresholdTree(np.ones((3, 2)), np.ones((4, 5))), "W: expected 5 columns"),
+        (lambda: ThresholdTree(np.ones(3), np.ones((4, 3))), "W: expected a 2-D array"),
+        (lambda: ThresholdTree(np.array([[np.nan, 1.0]]), np.ones((2, 2))), "W: contains NaN"),
+        (lambda: ThresholdTree(np.ones((2, 2)), np.array([[np.inf, 1.0]])), "X: contains NaN"),
+        (lambda: ThresholdTree(np.zeros((0, 2)), np.ones((2, 2))), "at least one neuron"),
+        (lambda: ThresholdTree(np.array([["a"]]), np.ones((1, 1))), "W: expected real numbers"),
+    ],
+)
+def test_bad_construction(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_bad_calls():
+    W, X = rand_problem(10, n=3, d=2)
+    t = ThresholdTree(W, X)
+    with pytest.raises(ValueError, match="i: point index"):
+        t.query(3, 0.0)
+    with pytest.raises(ValueError, match="i: point index"):
+        t.query(-1, 0.0)
+    with pytest.raises(ValueError, match="tau: threshold is NaN"):
+        t.query(0, float("nan"))
+    with pytest.raises(ValueError, match="j: neuron index"):
+        t.update(10, np.zeros(2))
+    with pytest.raises(ValueError, match="z: expected 2 columns"):
+        t.update(0, np.zeros(3))
+    with pytest.raises(ValueError, match="z: contains NaN"):
+        t.update(0, np.array([np.nan, 0.0]))
+    with pytest.raises(ValueError, match=r"idx: neuron ids must lie in \[0, 10\)"):
+        t.update_many([0, 10], np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="idx: neuron ids must be distinct"):
+        t.update_many([1, 1], np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="Z: expected 2 rows"):
+        t.update_many([1, 2], np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="U_rows: expected 3 columns"):
+        t.set_leaves([1], np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="idx: expected a 1-D array of integer"):
+        t.set_leaves(np.array([0.5]), np.zeros((1, 3)))
+
+
+def test_padded_size():
+    assert [kt.padded_size(m) for m in [1, 2, 3, 4, 5, 1023, 1024, 1025]] == [1, 2, 4, 4, 8, 1024, 1024, 2048]
