@@ -143,24 +143,29 @@ class ThresholdTree:
         if Z.shape[0] != idx.size:
             raise ValueError(f"Z: expected {idx.size} rows (one per neuron in idx), got {Z.shape[0]}")
         self._W[idx] = Z
-        self._set(idx, Z @ self._X.T)
+        order = np.argsort(idx, kind="stable")
+        self._set(idx[order], (Z @ self._X.T)[order])
 
-    def set_leaves(self, idx, U_rows):
+    def set_leaves(self, idx, U_rows, trusted=False):
         """Neurons idx get leaf values U_rows (len(idx), n) in every tree; no d work.
 
         The caller keeps the weights; a tree built with weights forgets them here.
+        trusted=True skips the checks for a caller that guarantees idx is an ascending
+        int64 array of distinct ids in range and U_rows finite float64 (a solver's K).
         """
-        idx = _neuron_ids("idx", idx, self.m)
-        U_rows = _matrix("U_rows", U_rows, cols=self.n)
-        if U_rows.shape[0] != idx.size:
-            raise ValueError(f"U_rows: expected {idx.size} rows (one per neuron in idx), got {U_rows.shape[0]}")
+        if not trusted:
+            idx = _neuron_ids("idx", idx, self.m)
+            U_rows = _matrix("U_rows", U_rows, cols=self.n)
+            if U_rows.shape[0] != idx.size:
+                raise ValueError(f"U_rows: expected {idx.size} rows (one per neuron in idx), got {U_rows.shape[0]}")
+            order = np.argsort(idx, kind="stable")
+            idx, U_rows = idx[order], U_rows[order]
         self._W = None
         self._set(idx, U_rows)
 
     def _set(self, idx, U_rows):
-        order = np.argsort(idx, kind="stable")
-        self.nodes_touched += int(_tree.update_leaves(self._nodes, self.M, idx[order],
-                                                      np.ascontiguousarray(U_rows[order])))
+        """idx ascending and distinct."""
+        self.nodes_touched += int(_tree.update_leaves(self._nodes, self.M, idx, np.ascontiguousarray(U_rows)))
 
     # -- Views -----------------------------------------------------------------
     @property
@@ -192,12 +197,16 @@ class FireSetIndex:
         _fs.build(U, self.b, self._members, self._pos, self._count)
         self.memberships_changed = 0
 
-    def update(self, idx, U_rows):
-        """Neurons idx now have leaf values U_rows (len(idx), n)."""
-        idx = _neuron_ids("idx", idx, self.m)
-        U_rows = _matrix("U_rows", U_rows, cols=self.n)
-        if U_rows.shape[0] != idx.size:
-            raise ValueError(f"U_rows: expected {idx.size} rows, got {U_rows.shape[0]}")
+    def update(self, idx, U_rows, trusted=False):
+        """Neurons idx now have leaf values U_rows (len(idx), n).
+
+        trusted=True skips the checks (distinct in-range int64 ids, finite float64 rows).
+        """
+        if not trusted:
+            idx = _neuron_ids("idx", idx, self.m)
+            U_rows = _matrix("U_rows", U_rows, cols=self.n)
+            if U_rows.shape[0] != idx.size:
+                raise ValueError(f"U_rows: expected {idx.size} rows, got {U_rows.shape[0]}")
         self.memberships_changed += int(_fs.update(idx, U_rows, self.b, self._members, self._pos, self._count))
 
     def fire_counts(self):

@@ -11,7 +11,7 @@ The Gram identity (SPEC §1, exact): G = (X Xᵀ) ∘ (B Bᵀ) / m, where B is t
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 def allocate(n, m):
@@ -99,12 +99,12 @@ def _intersection_size(a, b):
     return c
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def gram_from_csr(indptr, indices, XXt, m):
     """Exact Gram G_ij = <x_i,x_j>·|S_i ∩ S_j|/m from sorted fire sets. O(n·Σ_i K_i)."""
     n = indptr.shape[0] - 1
     G = np.empty((n, n), dtype=np.float64)
-    for i in prange(n):
+    for i in range(n):
         Si = indices[indptr[i]:indptr[i + 1]]
         for j in range(i, n):
             c = _intersection_size(Si, indices[indptr[j]:indptr[j + 1]])

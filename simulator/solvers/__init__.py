@@ -29,7 +29,7 @@ _EPS_SKETCH = Option(0.1, float, "target subspace distortion ε_sketch (seed 002
 
 SOLVER_OPTIONS: dict[str, dict[str, Option]] = {
     "gd": {
-        "learning_rate": Option("auto", float, "step size η (auto: λ/(2 n²)... see SPEC §5)",
+        "learning_rate": Option("auto", float, "step size η (auto: 1/λ_max(G_0), see solvers/gd.py)",
                                 minimum=0.0, allow_auto=True),
     },
     "gauss-newton": {},
@@ -62,3 +62,18 @@ SOLVER_OPTIONS: dict[str, dict[str, Option]] = {
 
 def solver_names():
     return tuple(SOLVER_OPTIONS)
+
+
+def get_solver(name):
+    """The solver class for a name of SOLVER_OPTIONS (imported on demand)."""
+    if name == "gd":
+        from simulator.solvers.gd import GradientDescent as cls
+    elif name == "gauss-newton":
+        from simulator.solvers.gauss_newton import GaussNewton as cls
+    elif name == "bpsw":
+        from simulator.solvers.bpsw import BPSW as cls
+    elif name == "sublinear":
+        from simulator.solvers.sublinear import Sublinear as cls
+    else:
+        raise ValueError(f"solver.name: unknown solver {name!r} (solvers: {', '.join(SOLVER_OPTIONS)})")
+    return cls

@@ -1,0 +1,783 @@
+"""Scenarios: TOML file → validated, frozen dataclasses (with field-path error messages).
+
+A scenario file (``simulator/scenarios/<name>.toml``; the top-level ``scenarios/`` links
+there) looks like::
+
+    name = "quickstart"          # identifier, [A-Za-z0-9._-]; defaults to the file's stem
+    description = "..."
+    seed = 0                     # master seed: every random stream is spawned from it
+
+    [data]      kind, n, d, labels, clusters, noise, path
+    [network]   m, b | alpha_bar  (neither: b = sqrt(0.48 ln m), SPEC §4)
+    [solver]    name + that solver's options (simulator.solvers.SOLVER_OPTIONS)
+    [stopping]  max_iterations, loss_target, rel_loss_target
+    [metrics]   every, spectrum, flips, sketch_distortion, gram
+    [theory]    rho
+    [output]    path, store_W0_max
+
+Every key except ``name`` has a default (see ``SCHEMA``); ``name`` defaults to the file
+stem when loading a file. Errors are :class:`ConfigError` with a one-line message
+``<file>: <field.path>: <problem>`` (or ``--set <field.path>: <problem>`` for overrides).
+Only the fields are checked here; data validity and memory needs are the engine's job.
+"""
+
+import dataclasses
+import difflib
+import json
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulator.solvers import SOLVER_OPTIONS
+
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class ConfigError(ValueError):
+    """A scenario problem. ``str(err)`` is one line; ``.source`` (file, "--set" or None) and
+    ``.field`` (dotted path or None) are available separately."""
+
+    def __init__(self, message, *, source=None, field=None):
+        message = " ".join(str(message).split("\n"))
+        parts = []
+        if source == "--seed":
+            parts.append(source)
+        elif source == "--set":
+            parts.append(f"{source} {field}" if field else source)
+        else:
+            if source:
+                parts.append(str(source))
+            if field:
+                parts.append(field)
+        super().__init__(": ".join(parts + [message]))
+        self.source = source
+        self.field = field
+        self.problem = message
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True)
+class Field:
+    """One scenario key: its type ("int" | "float" | "bool" | "str"), default and range."""
+
+    type: str
+    default: object
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+    choices: tuple = ()
+    optional: bool = False  # may be absent (None); never written to TOML then
+    allow_auto: bool = False  # the string "auto" is accepted as well
+
+
+def _field_from_option(opt):
+    return Field(type=opt.type.__name__, default=opt.default, help=opt.help, minimum=opt.minimum,
+                 choices=tuple(opt.choices), allow_auto=opt.allow_auto)
+
+
+TOP_FIELDS = {
+    "name": Field("str", None, "scenario identifier ([A-Za-z0-9._-], used in output file names)"),
+    "description": Field("str", "", "one-paragraph description shown by `simulator list`"),
+    "seed": Field("int", 0, "master seed; all random streams (data, init, sketch, ...) are spawned from it",
+                  minimum=0),
+}
+
+SCHEMA = {
+    "data": {
+        "kind": Field("str", "sphere", "sphere | clusters | file", choices=("sphere", "clusters", "file")),
+        "n": Field("int", 16, "number of data points (kind=file: optional, keep the first n rows)", minimum=2),
+        "d": Field("int", 16, "input dimension (kind=file: optional, must match the file)", minimum=1),
+        "labels": Field("str", "gaussian", "gaussian | sign | teacher (ignored for kind=file)",
+                        choices=("gaussian", "sign", "teacher")),
+        "clusters": Field("int", 4, "number of clusters (kind=clusters)", minimum=1),
+        "noise": Field("float", 0.1, "spread of points around their cluster centre (kind=clusters)",
+                       minimum=0.0),
+        "path": Field("str", "", "HDF5 (datasets X, y) or CSV (last column y) file (kind=file); "
+                      "relative paths are relative to the scenario file"),
+    },
+    "network": {
+        "m": Field("int", 4096, "width (number of hidden neurons)", minimum=1),
+        "b": Field("float", None, "activation shift; default sqrt(0.48 ln m) (SPEC §4)", minimum=0.0,
+                   optional=True),
+        "alpha_bar": Field("float", None, "sparsity exponent: b = sqrt(0.5 (1 - alpha_bar) ln m) (Thm G.2)",
+                           minimum=0.0, maximum=1.0, max_exclusive=True, optional=True),
+    },
+    "solver": {
+        "name": Field("str", "sublinear", " | ".join(SOLVER_OPTIONS), choices=tuple(SOLVER_OPTIONS)),
+        # + the chosen solver's options from SOLVER_OPTIONS
+    },
+    "stopping": {
+        "max_iterations": Field("int", 20, "iteration cap", minimum=0),
+        "loss_target": Field("float", 0.0, "stop when ½‖f−y‖² <= this (absolute)", minimum=0.0),
+        "rel_loss_target": Field("float", 0.0, "stop when loss <= this · loss_0", minimum=0.0),
+    },
+    "metrics": {
+        "every": Field("int", 1, "cadence (iterations) of the expensive metrics", minimum=1),
+        "spectrum": Field("bool", False, "full eigenvalues of G_t"),
+        "flips": Field("bool", True, "activation flips against t = 0 (Lemma D.3)"),
+        "sketch_distortion": Field("bool", False, "measured ε of the sketch (Def. 2.1)"),
+        "gram": Field("bool", True, "lambda_min/max of G_t and ‖G_t − G_0‖_F"),
+    },
+    "theory": {
+        "rho": Field("float", 0.1, "failure probability in the bounds", minimum=0.0, maximum=1.0,
+                     min_exclusive=True, max_exclusive=True),
+    },
+    "output": {
+        "path": Field("str", "", "trace file; empty: outputs/<name>-<timestamp>.h5"),
+        "store_W0_max": Field("int", 16777216, "store W0 in the trace while m·d <= this", minimum=0),
+    },
+}
+
+SECTIONS = tuple(SCHEMA)
+
+
+def solver_fields(name):
+    """The Field table of solver ``name``'s options (derived from SOLVER_OPTIONS)."""
+    return {k: _field_from_option(o) for k, o in SOLVER_OPTIONS[name].items()}
+
+
+def _all_solver_option_names():
+    names = []
+    for opts in SOLVER_OPTIONS.values():
+        for k in opts:
+            if k not in names:
+                names.append(k)
+    return names
+
+
+def all_keys():
+    """Every settable dotted key path (solver options of every solver included)."""
+    keys = list(TOP_FIELDS)
+    for sec, fields in SCHEMA.items():
+        keys += [f"{sec}.{k}" for k in fields]
+    keys += [f"solver.{k}" for k in _all_solver_option_names()]
+    return keys
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    kind: str = "sphere"
+    n: int | None = 16  # None only for kind = "file" (taken from the file)
+    d: int | None = 16  # None only for kind = "file"
+    labels: str = "gaussian"
+    clusters: int = 4
+    noise: float = 0.1
+    path: str = ""
+
+    def dataset_params(self):
+        """Keyword arguments for ``simulator.data.make_dataset(kind, n, d, rng, **params)``."""
+        return {"labels": self.labels, "clusters": self.clusters, "noise": self.noise,
+                "path": self.path or None}
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    m: int = 4096
+    b: float | None = None
+    alpha_bar: float | None = None
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    name: str = "sublinear"
+    options: dict = field(default_factory=dict)  # every option of `name`, defaults filled in; read-only
+
+
+@dataclass(frozen=True)
+class StoppingConfig:
+    max_iterations: int = 20
+    loss_target: float = 0.0
+    rel_loss_target: float = 0.0
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    every: int = 1
+    spectrum: bool = False
+    flips: bool = True
+    sketch_distortion: bool = False
+    gram: bool = True
+
+
+@dataclass(frozen=True)
+class TheoryConfig:
+    rho: float = 0.1
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    path: str = ""
+    store_W0_max: int = 16777216
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str = ""
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    solver: SolverConfig = field(default_factory=SolverConfig)
+    stopping: StoppingConfig = field(default_factory=StoppingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    theory: TheoryConfig = field(default_factory=TheoryConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    source: str | None = field(default=None, compare=False)  # file it was loaded from, if any
+
+
+_SECTION_CLASSES = {
+    "data": DataConfig, "network": NetworkConfig, "solver": SolverConfig, "stopping": StoppingConfig,
+    "metrics": MetricsConfig, "theory": TheoryConfig, "output": OutputConfig,
+}
+
+
+def resolve_b(network):
+    """The activation shift b: explicit b; else sqrt(0.5(1−ᾱ) ln m) from alpha_bar (Thm G.2);
+    else the default sqrt(0.48 ln m) (SPEC §4)."""
+    if network.b is not None:
+        return float(network.b)
+    if network.alpha_bar is not None:
+        return math.sqrt(0.5 * (1.0 - network.alpha_bar) * math.log(network.m))
+    return math.sqrt(0.48 * math.log(network.m))
+
+
+# --------------------------------------------------------------------------- value checks
+
+
+class _Bad(Exception):
+    """Internal: a field-local problem (message without the path)."""
+
+
+def _describe(v):
+    if isinstance(v, bool):
+        return f"boolean {'true' if v else 'false'}"
+    if isinstance(v, int):
+        return f"integer {v}"
+    if isinstance(v, float):
+        return f"float {_fmt_float(v)}"
+    if isinstance(v, str):
+        return f"string {json.dumps(v, ensure_ascii=False)}"
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, list):
+        return "an array"
+    return f"{type(v).__name__} {v}"
+
+
+def _got(v):
+    """Value as shown after 'got' for range errors: bare numbers, quoted strings."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return _fmt_float(v)
+    return _describe(v)
+
+
+def _num(x):
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _expected(f):
+    if f.type == "bool":
+        s = "true or false"
+    elif f.type == "str":
+        s = "a string"
+    elif f.type == "int":
+        if f.maximum is None and f.minimum == 1:
+            s = "a positive integer"
+        elif f.maximum is None and f.minimum == 0:
+            s = "a non-negative integer"
+        elif f.minimum is not None and f.maximum is None:
+            s = f"an integer >= {_num(f.minimum)}"
+        else:
+            s = "an integer"
+    else:
+        if f.minimum is not None and f.maximum is not None:
+            lo = "(" if f.min_exclusive else "["
+            hi = ")" if f.max_exclusive else "]"
+            s = f"a number in {lo}{_num(f.minimum)}, {_num(f.maximum)}{hi}"
+        elif f.minimum is not None:
+            s = f"a number {'>' if f.min_exclusive else '>='} {_num(f.minimum)}"
+        else:
+            s = "a finite number"
+    if f.allow_auto:
+        s += ' or "auto"'
+    return s
+
+
+def _suggest(word, candidates):
+    m = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.6)
+    return m[0] if m else None
+
+
+def check_value(f, v):
+    """Check value ``v`` against Field ``f``; return it normalised (int → float for floats).
+    Raises _Bad with a message that does not include the field path."""
+    if f.allow_auto and v == "auto":
+        return "auto"
+    if f.type == "bool":
+        if not isinstance(v, bool):
+            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
+        return v
+    if f.type == "str":
+        if not isinstance(v, str):
+            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
+        if f.choices and v not in f.choices:
+            choices = ", ".join(json.dumps(c) for c in f.choices)
+            if f.allow_auto:
+                choices += ', "auto"'
+            hint = _suggest(v, f.choices)
+            raise _Bad(f"must be one of {choices}; got {json.dumps(v)}"
+                       + (f" (did you mean {json.dumps(hint)}?)" if hint else ""))
+        return v
+    if f.type == "int":
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
+    elif f.type == "float":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
+        written = v
+        v = float(v)
+        if not math.isfinite(v):
+            raise _Bad(f"must be {_expected(f)} (finite), got {_fmt_float(v)}")
+        if not _in_range(f, v):
+            raise _Bad(f"must be {_expected(f)}, got {_got(written)}")
+        return v
+    else:  # pragma: no cover - schema error
+        raise TypeError(f"unsupported field type {f.type!r}")
+    if not _in_range(f, v):
+        raise _Bad(f"must be {_expected(f)}, got {_got(v)}")
+    return v
+
+
+def _in_range(f, v):
+    lo_bad = f.minimum is not None and (v <= f.minimum if f.min_exclusive else v < f.minimum)
+    hi_bad = f.maximum is not None and (v >= f.maximum if f.max_exclusive else v > f.maximum)
+    return not (lo_bad or hi_bad)
+
+
+def _fmt_float(v):
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return repr(float(v))
+
+
+# --------------------------------------------------------------------------- dict → Scenario
+
+
+class _Ctx:
+    """Where values came from, for error prefixes: the file (or None) and overridden paths."""
+
+    def __init__(self, source=None, overridden=None, base_solver=None):
+        self.source = source
+        self.overridden = overridden or {}  # dotted path -> "--set" | "--seed"
+        self.base_solver = base_solver  # solver name before overrides (for the switch rule)
+
+    def error(self, path, message, related=()):
+        """ConfigError for ``path``; blamed on an override if path or a related key was overridden."""
+        src = self.source
+        for p in (path, *related):
+            if p in self.overridden:
+                src = self.overridden[p]
+                break
+        return ConfigError(message, source=src, field=path)
+
+
+def _check_table(ctx, raw, sec):
+    tbl = raw.get(sec, {})
+    if not isinstance(tbl, dict):
+        raise ctx.error(sec, f"must be a table ([{sec}]), got {_describe(tbl)}")
+    return tbl
+
+
+def _unknown_key(ctx, path, candidates, what="key"):
+    short = path.rsplit(".", 1)[-1]
+    hint = _suggest(short, candidates)
+    prefix = path.rsplit(".", 1)[0] + "." if "." in path else ""
+    msg = f"unknown {what}"
+    if hint:
+        msg += f"; did you mean {prefix}{hint}?"
+    msg += f" (valid: {', '.join(candidates)})"
+    return ctx.error(path, msg)
+
+
+def _build_section(ctx, sec, tbl, defaults_override=None):
+    fields = SCHEMA[sec]
+    for k in tbl:
+        if k not in fields:
+            raise _unknown_key(ctx, f"{sec}.{k}", list(fields))
+    out = {}
+    for k, f in fields.items():
+        if k in tbl:
+            try:
+                out[k] = check_value(f, tbl[k])
+            except _Bad as e:
+                raise ctx.error(f"{sec}.{k}", str(e)) from None
+        else:
+            out[k] = (defaults_override or {}).get(k, f.default)
+    return out
+
+
+def _build_solver(ctx, tbl):
+    name_f = SCHEMA["solver"]["name"]
+    name = tbl.get("name", name_f.default)
+    if not isinstance(name, str):
+        raise ctx.error("solver.name", f"must be a string naming a solver, got {_describe(name)}")
+    if name not in SOLVER_OPTIONS:
+        hint = _suggest(name, SOLVER_OPTIONS)
+        raise ctx.error("solver.name", f"unknown solver {json.dumps(name)}"
+                        + (f"; did you mean {json.dumps(hint)}?" if hint else "")
+                        + f" (choose one of {', '.join(SOLVER_OPTIONS)})")
+    fields = solver_fields(name)
+    base = ctx.base_solver
+    switched = base is not None and base in SOLVER_OPTIONS and base != name
+    options = {}
+    for k, v in tbl.items():
+        if k == "name":
+            continue
+        path = f"solver.{k}"
+        from_override = path in ctx.overridden
+        if switched and not from_override and k in SOLVER_OPTIONS[base]:
+            # The solver was switched by an override: options written for the old solver are
+            # dropped when they only restate its default, and carried over otherwise.
+            old = SOLVER_OPTIONS[base][k]
+            try:
+                same_as_default = check_value(_field_from_option(old), v) == old.default
+            except _Bad:
+                same_as_default = False
+            if same_as_default:
+                continue
+            if k not in fields:
+                raise ctx.error(path, f"{json.dumps(v) if isinstance(v, str) else _got(v)} is set for "
+                                f"solver {json.dumps(base)}, but solver.name was switched to "
+                                f"{json.dumps(name)}, which has no such option; remove it or choose a "
+                                f"scenario written for {json.dumps(name)}")
+        if k not in fields:
+            valid = list(fields)
+            if not valid:
+                raise ctx.error(path, f"unknown option: solver {json.dumps(name)} takes no options")
+            hint = _suggest(k, valid)
+            raise ctx.error(path, f"unknown option for solver {json.dumps(name)}"
+                            + (f"; did you mean solver.{hint}?" if hint else "")
+                            + f" (valid: {', '.join(valid)})")
+        try:
+            options[k] = check_value(fields[k], v)
+        except _Bad as e:
+            raise ctx.error(path, str(e)) from None
+    full = {k: options.get(k, f.default) for k, f in fields.items()}
+    return SolverConfig(name=name, options=full)
+
+
+def _build(raw, ctx, default_name=None):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"scenario must be a table, got {_describe(raw)}", source=ctx.source)
+    for k in raw:
+        if k not in TOP_FIELDS and k not in SCHEMA:
+            candidates = list(TOP_FIELDS) + list(SCHEMA)
+            hint = _suggest(k, candidates)
+            raise ctx.error(k, "unknown " + ("section" if isinstance(raw[k], dict) else "key")
+                            + (f"; did you mean {hint}?" if hint else "")
+                            + f" (valid: {', '.join(candidates)})")
+    top = {}
+    for k, f in TOP_FIELDS.items():
+        if k in raw:
+            try:
+                top[k] = check_value(f, raw[k])
+            except _Bad as e:
+                raise ctx.error(k, str(e)) from None
+        elif k == "name":
+            if default_name is None:
+                raise ctx.error("name", "missing required key (a short identifier for the scenario)")
+            top[k] = default_name
+        else:
+            top[k] = f.default
+    if not _NAME_RE.match(top["name"]):
+        raise ctx.error("name", f"must be a non-empty identifier of letters, digits, '.', '_' or '-' "
+                        f"(it names output files), got {json.dumps(top['name'])}")
+
+    # data
+    dtbl = _check_table(ctx, raw, "data")
+    kind = dtbl.get("kind", SCHEMA["data"]["kind"].default)
+    file_defaults = {"n": None, "d": None} if kind == "file" else None
+    data = _build_section(ctx, "data", dtbl, file_defaults)
+    if data["kind"] == "file":
+        if not data["path"]:
+            raise ctx.error("data.path", 'must name a file when data.kind = "file"', related=("data.kind",))
+        p = Path(os.path.expanduser(data["path"]))
+        if not p.is_absolute() and ctx.source and "data.path" not in ctx.overridden:
+            p = Path(ctx.source).resolve().parent / p
+        data["path"] = str(p)
+    # network
+    net = _build_section(ctx, "network", _check_table(ctx, raw, "network"))
+    if net["b"] is not None and net["alpha_bar"] is not None:
+        path = "network.b" if "network.b" in ctx.overridden else "network.alpha_bar"
+        raise ctx.error(path, "network.b and network.alpha_bar cannot both be set; give one of them "
+                        "(or neither for the default b = sqrt(0.48 ln m))",
+                        related=("network.b", "network.alpha_bar"))
+    solver = _build_solver(ctx, _check_table(ctx, raw, "solver"))
+    rest = {sec: _SECTION_CLASSES[sec](**_build_section(ctx, sec, _check_table(ctx, raw, sec)))
+            for sec in ("stopping", "metrics", "theory", "output")}
+    return Scenario(name=top["name"], description=top["description"], seed=top["seed"],
+                    data=DataConfig(**data), network=NetworkConfig(**net), solver=solver,
+                    source=ctx.source, **rest)
+
+
+def scenario_from_dict(raw, *, source=None, overrides=(), seed=None, default_name=None):
+    """Validate a nested dict (as parsed from TOML) and build a Scenario.
+
+    ``source`` names the origin in error messages (and is kept in ``Scenario.source``).
+    ``overrides``/``seed`` as for :func:`load_scenario`.
+    """
+    ctx = _Ctx(source=source)
+    raw = _deepcopy(raw)
+    solver_tbl = raw.get("solver") if isinstance(raw, dict) else None
+    ctx.base_solver = (solver_tbl.get("name", SCHEMA["solver"]["name"].default)
+                       if isinstance(solver_tbl, dict) else SCHEMA["solver"]["name"].default)
+    for item in overrides:
+        path, value = _parse_override(item)
+        _apply_override(raw, path, value, ctx, "--set")
+    if seed is not None:
+        if not isinstance(seed, bool) and hasattr(seed, "__index__"):
+            seed = seed.__index__()
+        _apply_override(raw, "seed", seed, ctx, "--seed")
+    return _build(raw, ctx, default_name=default_name)
+
+
+def _deepcopy(v):
+    if isinstance(v, dict):
+        return {k: _deepcopy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_deepcopy(x) for x in v]
+    return v
+
+
+# --------------------------------------------------------------------------- overrides
+
+_POW_RE = re.compile(r"^\s*([+-]?\d+)\s*(?:\^|\*\*)\s*(\d+)\s*$")
+
+
+def parse_override_value(text):
+    """Parse the value of ``--set key=value``: a TOML value (65536 → int, 1e-3 → float,
+    true → bool, "x" → str), ``2^16`` (or ``2**16``) → int 65536, anything else → the bare
+    string (so ``solver.regression=pcg`` works without quotes)."""
+    m = _POW_RE.match(text)
+    if m:
+        return int(m.group(1)) ** int(m.group(2))
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+def _parse_override(item):
+    if isinstance(item, str):
+        if "=" not in item:
+            raise ConfigError(f"expected KEY=VALUE (e.g. network.m=65536), got {json.dumps(item)}",
+                              source="--set")
+        key, text = item.split("=", 1)
+        return key.strip(), parse_override_value(text)
+    try:
+        key, value = item
+    except (TypeError, ValueError):
+        raise ConfigError(f"expected KEY=VALUE or a (key, value) pair, got {item!r}", source="--set") from None
+    return str(key).strip(), value
+
+
+def _apply_override(raw, path, value, ctx, label):
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()  # numpy scalars (e.g. from a sweep's np.logspace) → Python values
+    parts = path.split(".")
+    known = all_keys()
+    if path in SCHEMA:
+        raise ConfigError(f"is a section; set one of its keys, e.g. {path}.{next(iter(SCHEMA[path]))}",
+                          source=label, field=path)
+    if path not in known:
+        hint = _suggest(path, known)
+        raise ConfigError("unknown key" + (f"; did you mean {hint}?" if hint else "")
+                          + " (see `simulator show` for every key)", source=label, field=path)
+    if len(parts) == 1:
+        raw[path] = value
+    else:
+        sec, key = parts
+        tbl = raw.setdefault(sec, {})
+        if not isinstance(tbl, dict):
+            raise ctx.error(sec, f"must be a table ([{sec}]), got {_describe(tbl)}")
+        tbl[key] = value
+    ctx.overridden[path] = label
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _scenario_files():
+    return sorted(SCENARIO_DIR.glob("*.toml"))
+
+
+def list_scenarios():
+    """[(name, description)] of the packaged scenarios (name = file stem), sorted by name."""
+    out = []
+    for p in _scenario_files():
+        try:
+            with open(p, "rb") as fh:
+                desc = tomllib.load(fh).get("description", "")
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            desc = "(unreadable scenario file)"
+        out.append((p.stem, desc if isinstance(desc, str) else ""))
+    return out
+
+
+def scenario_path(name_or_path):
+    """Resolve a bare scenario name to its packaged file; a path (ends in .toml or contains a
+    path separator) is returned as given."""
+    s = os.fspath(name_or_path)
+    if s.endswith(".toml") or os.sep in s or (os.altsep and os.altsep in s):
+        return Path(s)
+    p = SCENARIO_DIR / f"{s}.toml"
+    if not p.is_file():
+        names = [q.stem for q in _scenario_files()]
+        hint = _suggest(s, names)
+        raise ConfigError(f"unknown scenario {json.dumps(s)}"
+                          + (f"; did you mean {json.dumps(hint)}?" if hint else "")
+                          + f" (available: {', '.join(names) or 'none'}; or give a path to a .toml file)")
+    return p
+
+
+def _read_toml(path):
+    label = str(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise ConfigError("cannot read: no such file", source=label) from None
+    except IsADirectoryError:
+        raise ConfigError("cannot read: is a directory, not a scenario file", source=label) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror or e}", source=label) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot read: not UTF-8 text ({e.reason} at byte {e.start})", source=label) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"malformed TOML: {e}", source=label) from None
+
+
+def load_scenario(name_or_path, overrides=(), seed=None):
+    """Load a scenario by bare name (``simulator/scenarios/<name>.toml``) or .toml path.
+
+    ``overrides``: strings ``"section.key=value"`` (value parsed by
+    :func:`parse_override_value`) or (path, value) pairs, applied before validation.
+    Setting ``solver.name`` switches solver: options from the file that restate the old
+    solver's default are dropped; other options of the old solver that the new one lacks
+    are an error, as is any override naming an option the final solver lacks.
+    ``seed`` (int) replaces the top-level seed.
+    """
+    path = scenario_path(name_or_path)
+    raw = _read_toml(path)
+    return scenario_from_dict(raw, source=str(path), overrides=overrides, seed=seed,
+                              default_name=path.stem)
+
+
+def override_scenario(scenario, overrides=(), seed=None):
+    """A new Scenario with ``overrides`` (as for load_scenario) applied to ``scenario``."""
+    return scenario_from_dict(scenario_to_dict(scenario), source=scenario.source,
+                              overrides=overrides, seed=seed)
+
+
+# --------------------------------------------------------------------------- Scenario → dict / TOML
+
+
+def scenario_to_dict(scenario):
+    """Nested plain dict with every key explicit (None-valued optional keys omitted), such
+    that ``scenario_from_dict(scenario_to_dict(s)) == s``."""
+    out = {"name": scenario.name, "description": scenario.description, "seed": scenario.seed}
+    for sec in SECTIONS:
+        obj = getattr(scenario, sec)
+        if sec == "solver":
+            out[sec] = {"name": obj.name, **dict(obj.options)}
+        else:
+            out[sec] = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)
+                        if getattr(obj, f.name) is not None}
+    return out
+
+
+_TOML_ESC = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_str(v):
+    """A TOML basic string: escape quote, backslash and every non-printable character."""
+    out = []
+    for ch in v:
+        if ch in _TOML_ESC:
+            out.append(_TOML_ESC[ch])
+        elif not ch.isprintable():  # control chars (TOML forbids them raw), U+2028, ...
+            out.append(f"\\u{ord(ch):04X}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"cannot write non-finite float {v}")
+        return repr(v)
+    if isinstance(v, str):
+        return _toml_str(v)
+    raise TypeError(f"cannot write {type(v).__name__} as a TOML value")
+
+
+def scenario_to_toml(scenario, comments=False):
+    """The resolved scenario as TOML text: every key explicit (an unset b/alpha_bar appears as a
+    comment giving the derived b). ``load`` of the text gives an equal Scenario. With
+    ``comments=True`` each key carries its help text as a trailing comment."""
+    d = scenario_to_dict(scenario)
+    lines = [f"# scenario {json.dumps(scenario.name)}, resolved (every key explicit)"]
+
+    def emit(key, value, f):
+        line = f"{key} = {_toml_value(value)}"
+        if comments and f is not None:
+            line = f"{line:<40} # {f.help}"
+        lines.append(line)
+
+    for k in TOP_FIELDS:
+        emit(k, d[k], TOP_FIELDS[k])
+    for sec in SECTIONS:
+        lines += ["", f"[{sec}]"]
+        fields = dict(SCHEMA[sec])
+        if sec == "solver":
+            fields.update(solver_fields(scenario.solver.name))
+        for k, f in fields.items():
+            if k in d[sec]:
+                emit(k, d[sec][k], f)
+            elif sec == "data":
+                lines.append(f"# {k} not set: taken from the file")
+        if sec == "network":
+            net = scenario.network
+            b = resolve_b(net)
+            if net.b is None and net.alpha_bar is None:
+                lines.append(f"# b, alpha_bar not set: b = sqrt(0.48 ln m) = {b!r}")
+            elif net.b is None:
+                lines.append(f"# b not set: b = sqrt(0.5 (1 - alpha_bar) ln m) = {b!r}")
+    return "\n".join(lines) + "\n"

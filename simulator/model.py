@@ -1,0 +1,146 @@
+"""The two-layer problem of SPEC §1 and the state shared by every solver.
+
+f(W, x) = (1/√m) Σ_r a_r σ_b(<w_r, x>),  σ_b(z) = max(z − b, 0),  a_r ∈ {±1} fixed,
+w_r(0) ~ N(0, I_d), inputs unit-norm, loss L = ½‖f − y‖².
+
+Randomness: one numpy SeedSequence per run, spawned into named streams, so one
+seed reproduces a run exactly and adding a stream never shifts another.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STREAMS = ("data", "init", "sketch")
+
+
+def streams(seed):
+    """Named generators spawned from one master seed (order fixed by STREAMS)."""
+    children = np.random.SeedSequence(int(seed)).spawn(len(STREAMS))
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
+
+
+def default_b(m):
+    """b = sqrt(0.48 ln m), seed 002 Algorithm 5 line 5 (natural log, SPEC)."""
+    return math.sqrt(0.48 * math.log(m)) if m > 1 else 0.0
+
+
+def b_from_alpha_bar(m, alpha_bar):
+    """b = sqrt(0.5 (1 − ᾱ) ln m), seed 002 Theorem G.2."""
+    return math.sqrt(0.5 * (1.0 - alpha_bar) * math.log(m)) if m > 1 else 0.0
+
+
+def sigma_b(z, b):
+    """Shifted ReLU σ_b(z) = max(z − b, 0) (SPEC §1 Decision)."""
+    return np.maximum(np.asarray(z) - b, 0.0)
+
+
+@dataclass
+class Problem:
+    """Data, fixed output layer, initial weights and shift: everything a solver starts from."""
+
+    X: np.ndarray  # (n, d), unit rows
+    y: np.ndarray  # (n,)
+    a: np.ndarray  # (m,), ±1
+    W0: np.ndarray  # (m, d)
+    b: float
+    sketch_seed: int = 0  # root of the per-iteration sketch hashes
+    XXt: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.X = np.ascontiguousarray(self.X, dtype=np.float64)
+        self.y = np.ascontiguousarray(self.y, dtype=np.float64)
+        self.a = np.ascontiguousarray(self.a, dtype=np.float64)
+        self.W0 = np.ascontiguousarray(self.W0, dtype=np.float64)
+        self.b = float(self.b)
+        self.XXt = self.X @ self.X.T
+
+    @property
+    def n(self):
+        return self.X.shape[0]
+
+    @property
+    def d(self):
+        return self.X.shape[1]
+
+    @property
+    def m(self):
+        return self.W0.shape[0]
+
+
+def make_problem(X, y, m, b, rngs):
+    """W0 and a from the `init` stream, the sketch root seed from the `sketch` stream."""
+    init = rngs["init"]
+    d = X.shape[1]
+    W0 = init.standard_normal((m, d))
+    a = init.choice(np.array([-1.0, 1.0]), size=m)
+    sketch_seed = int(rngs["sketch"].integers(0, 2**62))
+    return Problem(X=X, y=y, a=a, W0=W0, b=b, sketch_seed=sketch_seed)
+
+
+def predictions_dense(U, a, b):
+    """f_i = (1/√m) Σ_r a_r σ_b(u_{r,i}) from the full leaf matrix U (n, m)."""
+    return sigma_b(U, b) @ a / math.sqrt(a.shape[0])
+
+
+class ImplicitWeights:
+    """w_r(t) = w_r(0) + Σ_j c_{r,j} x_j, with c stored only for neurons that moved (SPEC §6).
+
+    Every Gauss-Newton or gradient step moves w_r inside span{x_j}, so the
+    coefficients c_r ∈ R^n describe the weights exactly without storing W.
+    Drift ‖w_r(t) − w_r(0)‖² = c_rᵀ (X Xᵀ) c_r.
+    """
+
+    def __init__(self, W0, X):
+        self.W0 = W0
+        self.X = X
+        self.XXt = X @ X.T
+        self.row = np.full(W0.shape[0], -1, dtype=np.int64)  # neuron -> row of C, -1 if never moved
+        self.C = np.zeros((max(1024, X.shape[0]), X.shape[0]))
+        self.moved = 0  # number of rows of C in use
+
+    def _rows(self, neurons):
+        """Rows of C for these neurons, allocating rows for first-time movers."""
+        rows = self.row[neurons]
+        new = neurons[rows < 0]
+        if new.size:
+            need = self.moved + new.size
+            if need > self.C.shape[0]:
+                grown = np.zeros((max(need, 2 * self.C.shape[0]), self.C.shape[1]))
+                grown[:self.moved] = self.C[:self.moved]
+                self.C = grown
+            self.row[new] = np.arange(self.moved, need)
+            self.moved = need
+            rows = self.row[neurons]
+        return rows
+
+    def add(self, neurons, dC):
+        """c_r += dC[q] for r = neurons[q] (distinct ids)."""
+        rows = self._rows(neurons)
+        self.C[rows] += dC
+
+    def coefficients(self, neurons):
+        rows = self.row[neurons]
+        out = np.zeros((neurons.shape[0], self.X.shape[0]))
+        has = rows >= 0
+        out[has] = self.C[rows[has]]
+        return out
+
+    def rows(self, neurons):
+        """Explicit w_r for the given neurons: O(|neurons|·n·d)."""
+        return self.W0[neurons] + self.coefficients(neurons) @ self.X
+
+    def dense(self):
+        W = self.W0.copy()
+        ids = np.flatnonzero(self.row >= 0)
+        W[ids] += self.C[self.row[ids]] @ self.X
+        return W
+
+    def drift(self):
+        """‖w_r(t) − w_r(0)‖ for every neuron (0 for those that never moved)."""
+        out = np.zeros(self.W0.shape[0])
+        ids = np.flatnonzero(self.row >= 0)
+        C = self.C[self.row[ids]]
+        out[ids] = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", C, self.XXt, C), 0.0))
+        return out

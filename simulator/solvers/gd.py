@@ -1,0 +1,39 @@
+"""Dense full-batch gradient descent (the DZPS19 regime; seed 001 Lemma 5.2).
+
+W ← W − η ∇L, ∇L = J_tᵀ (f_t − y): O(mnd) per step.
+η = "auto" takes 1/λ_max(G_0): the largest step that is stable for every
+direction up to a factor 2. SPEC §5's η = O(λ/n²) is the proof's worst case
+(its constant unstated) and at runnable widths barely moves the loss; set
+`solver.learning_rate` to use it.
+"""
+
+import numpy as np
+
+from simulator.solvers.base import NumericalError
+from simulator.solvers.dense import DenseSolver
+
+
+class GradientDescent(DenseSolver):
+    name = "gd"
+    phases = ("gradient", "update")
+
+    def _init(self, record):
+        super()._init(record)
+        eta = self.options["learning_rate"]
+        if eta == "auto":
+            lam_max = float(np.linalg.eigvalsh(self._gram())[-1])
+            if not lam_max > 0:
+                raise NumericalError("G_0 is zero: no neuron fires on any point, gradient descent cannot move")
+            eta = 1.0 / lam_max
+        self.eta = float(eta)
+        self.info["learning_rate"] = self.eta
+
+    def _step(self, record, phase):
+        with phase("gradient"):
+            grad = self._jt(self.f - self.problem.y)
+        with phase("update"):
+            self.W -= self.eta * grad
+            self._forward()
+        if not np.isfinite(self.f).all():
+            raise NumericalError(f"predictions became non-finite (learning rate {self.eta:g} too large?)")
+        record.counters["neurons_changed"] = int(np.count_nonzero(np.any(grad != 0, axis=1)))

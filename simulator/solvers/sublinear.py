@@ -1,0 +1,144 @@
+"""Seed 002 Algorithm 5: Gauss-Newton in time sublinear in m.
+
+Per iteration (phases as timed):
+  query       Q_i = Tree.Query(i, b) for every point (or the direct fire-set index,
+              SPEC §6), K = ∪ Q_i, and f_t from fire sets and leaf values only;
+  sketch      B = S (D_i ⊗ I_d) A_{*,i} column by column, A = J_tᵀ never formed,
+              and R = R_B⁻¹ from the QR of B (lines 10-26);
+  regression  the paper's iteration z ← z − (RᵀGR)ᵀ(RᵀGRz − Rᵀy_reg) until
+              ‖G R z − y_reg‖ ≤ ε_reg ‖y_reg‖, g = R z (SPEC §4 Decisions), G applied
+              through the sparse A; or PCG on the same operator; or (exact-gram)
+              G from the fire-set incidence and a direct n×n solve, no sketch;
+  update      W_{t+1} = W_t − J_tᵀ g_t on the neurons of K only, kept implicitly
+              (W0 + coefficient rows, SPEC §6), and their leaves refreshed — by inner
+              products (O(nd) per neuron) or through X Xᵀ (d-free, SPEC §6).
+
+Options (SOLVER_OPTIONS["sublinear"]): regression = paper | pcg | exact-gram,
+index = tree | fireset, leaf_update = inner-product | gram, and the sketch's kind,
+rows and nonzeros per column.
+"""
+
+import math
+
+import numpy as np
+
+from simulator.kernels import jacobian as _jac
+from simulator.kernels.fireset import gram_from_csr
+from simulator.model import ImplicitWeights
+from simulator.solvers.base import NumericalError, Solver, check_gram, solve_spd
+from simulator.solvers.regression import (paper_iteration, pcg, preconditioner, sketch_jacobian,
+                                          sketch_rows)
+from simulator.tree import FireSetIndex, ThresholdTree
+
+
+class Sublinear(Solver):
+    name = "sublinear"
+    phases = ("query", "sketch", "regression", "update")
+    exact = True  # up to eps_reg
+
+    def _init(self, record):
+        p = self.problem
+        o = self.options
+        U0 = p.X @ p.W0.T  # Init: one GEMM for all leaves (Alg. 2)
+        self.W = ImplicitWeights(p.W0, p.X)
+        if o["index"] == "tree":
+            self.tree = ThresholdTree.from_leaves(U0)
+            self._leaves = self.tree.leaves  # read-only view into the trees
+            record.counters["nodes_touched"] = self.tree.nodes_touched
+        else:
+            self.tree = None
+            self._U = U0
+            self._leaves = U0
+            self.fireset = FireSetIndex(U0, p.b)
+        self.mark = np.full(p.m, -1, dtype=np.int64)  # scratch for K, all −1 between calls
+        if o["regression"] != "exact-gram":
+            self.s, self.nnz = sketch_rows(o, p.n)
+            self.info.update(sketch=o["sketch"], sketch_rows=self.s, sketch_nnz=self.nnz)
+        lam = self.lam
+        if lam is None:  # stand-in until the caller supplies λ of the exact NTK
+            lam = float(np.linalg.eigvalsh(self.gram())[0])
+            self.info["lambda_source"] = "lambda_min(G_0)"
+        else:
+            self.info["lambda_source"] = "ntk"
+        self.info["lambda_used"] = lam
+        if o["eps_reg"] == "auto":
+            self.eps_reg = math.sqrt(max(lam, 0.0) / p.n) / 6.0  # ε_reg = (1/6)√(λ/n), Alg. 5 line 30
+        else:
+            self.eps_reg = float(o["eps_reg"])
+        self.info["eps_reg"] = self.eps_reg
+
+    # fire sets from the chosen index
+    def fire_sets(self):
+        if self.tree is not None:
+            return self.tree.query_all(self.problem.b)
+        return self.fireset.csr()
+
+    def _step(self, record, phase):
+        p = self.problem
+        o = self.options
+        touched0 = self.tree.nodes_touched if self.tree is not None else 0
+        with phase("query"):
+            indptr, indices = self.fire_sets()
+            K = _jac.union(indptr, indices, self.mark)
+        try:
+            with phase("query"):
+                counts = np.diff(indptr)
+                if np.any(counts == 0):
+                    check_gram(np.eye(p.n), counts)  # raises, naming the point
+                f = _jac.forward(indptr, indices, self._leaves, p.a, p.b)
+                y_reg = f - p.y
+            if o["regression"] == "exact-gram":
+                with phase("regression"):
+                    G = gram_from_csr(indptr, indices, p.XXt, p.m)
+                    check_gram(G)
+                    g = solve_spd(G, y_reg)
+                iters, res = 1, float(np.linalg.norm(G @ g - y_reg) / max(np.linalg.norm(y_reg), 1e-300))
+            else:
+                with phase("sketch"):
+                    B = sketch_jacobian(o["sketch"], indptr, indices, p, self.s, self.nnz,
+                                        p.sketch_seed + self.t)
+                    R = preconditioner(B)
+
+                def matvec(v):
+                    return _jac.gram_matvec(indptr, indices, p.a, p.X, v, self.mark, K.shape[0])
+
+                solve = paper_iteration if o["regression"] == "paper" else pcg
+                with phase("regression"):
+                    g, iters, res = solve(matvec, R, y_reg, self.eps_reg, o["reg_max_iter"])
+                record.counters["sketch_rows"] = self.s
+            if not np.isfinite(g).all():
+                raise NumericalError("the regression returned non-finite g")
+            with phase("update"):
+                dC = _jac.step_coefficients(indptr, indices, p.a, g, self.mark, K.shape[0])
+                if o["leaf_update"] == "gram":
+                    # u_{r,i} changes by Σ_j Δc_{r,j} <x_j, x_i>: no d (SPEC §6)
+                    U_rows = _jac.gather_leaves(self._leaves, K) + dC @ p.XXt
+                    self.W.add(K, dC)
+                else:
+                    self.W.add(K, dC)
+                    U_rows = self.W.rows(K) @ p.X.T
+                if self.tree is not None:
+                    self.tree.set_leaves(K, U_rows, trusted=True)
+                else:
+                    _jac.scatter_leaves(self._U, K, U_rows)
+                    self.fireset.update(K, U_rows, trusted=True)
+        finally:
+            _jac.unmark(K, self.mark)
+        record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(K.shape[0]),
+                               fire_total=int(indptr[-1]))
+        if self.tree is not None:
+            record.counters["nodes_touched"] = self.tree.nodes_touched - touched0
+
+    # views
+    def predictions(self):
+        indptr, indices = self.fire_sets()
+        return _jac.forward(indptr, indices, self._leaves, self.problem.a, self.problem.b)
+
+    def leaves(self):
+        return np.array(self._leaves)
+
+    def weights(self):
+        return self.W.dense()
+
+    def drift(self):
+        return self.W.drift()

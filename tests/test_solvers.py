@@ -1,0 +1,206 @@
+"""Solvers against dense and naive references (seed 002 Alg. 5, seed 003, GD, Gauss-Newton)."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from simulator.model import default_b, make_problem, streams
+from simulator.solvers import SOLVER_OPTIONS, get_solver
+
+
+# -- naive references ----------------------------------------------------------
+def naive_forward(W, X, a, b):
+    m = W.shape[0]
+    return np.array([sum(a[r] * max(W[r] @ x - b, 0.0) for r in range(m)) / math.sqrt(m) for x in X])
+
+
+def naive_jacobian(W, X, a, b):
+    """J (n, m·d), row i, block r = a_r x_i 1[<w_r, x_i> > b] / √m."""
+    m, d = W.shape
+    J = np.zeros((X.shape[0], m * d))
+    for i, x in enumerate(X):
+        for r in range(m):
+            if W[r] @ x > b:
+                J[i, r * d:(r + 1) * d] = a[r] * x / math.sqrt(m)
+    return J
+
+
+def naive_gauss_newton_step(W, X, y, a, b):
+    J = naive_jacobian(W, X, a, b)
+    g = np.linalg.solve(J @ J.T, naive_forward(W, X, a, b) - y)
+    return W - (J.T @ g).reshape(W.shape)
+
+
+def naive_gd_step(W, X, y, a, b, eta):
+    J = naive_jacobian(W, X, a, b)
+    return W - eta * (J.T @ (naive_forward(W, X, a, b) - y)).reshape(W.shape)
+
+
+def problem(n=16, d=16, m=4096, seed=1, b=None, y=None):
+    rngs = streams(seed)
+    X = rngs["data"].standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    if y is None:
+        y = rngs["data"].standard_normal(n)
+    return make_problem(X, y, m, default_b(m) if b is None else b, rngs)
+
+
+def started(name, p, **options):
+    s = get_solver(name)(p, options)
+    assert s.init().error is None
+    return s
+
+
+def rel(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+SUBLINEAR_VARIANTS = [dict(regression=r, index=i, leaf_update=u)
+                      for r, i, u in itertools.product(("paper", "pcg", "exact-gram"), ("tree", "fireset"),
+                                                       ("inner-product", "gram"))]
+
+
+def test_gauss_newton_matches_naive():
+    p = problem(n=6, d=5, m=300)
+    s = started("gauss-newton", p)
+    W = p.W0.copy()
+    for _ in range(3):
+        assert s.step().error is None
+        W = naive_gauss_newton_step(W, p.X, p.y, p.a, p.b)
+        assert rel(s.weights(), W) < 1e-12
+        assert rel(s.predictions(), naive_forward(W, p.X, p.a, p.b)) < 1e-10
+
+
+def test_gd_matches_naive():
+    p = problem(n=6, d=5, m=300)
+    s = started("gd", p, learning_rate=0.7)
+    W = p.W0.copy()
+    for _ in range(5):
+        assert s.step().error is None
+        W = naive_gd_step(W, p.X, p.y, p.a, p.b, 0.7)
+        assert rel(s.weights(), W) < 1e-13
+        assert rel(s.predictions(), naive_forward(W, p.X, p.a, p.b)) < 1e-12
+
+
+def test_gd_auto_learning_rate_is_inverse_largest_gram_eigenvalue():
+    p = problem(n=6, d=5, m=300)
+    s = started("gd", p)
+    J = naive_jacobian(p.W0, p.X, p.a, p.b)
+    assert s.eta == pytest.approx(1.0 / np.linalg.eigvalsh(J @ J.T)[-1], rel=1e-12)
+
+
+@pytest.mark.parametrize("options", SUBLINEAR_VARIANTS, ids=lambda o: "-".join(o.values()))
+def test_sublinear_reproduces_dense_gauss_newton(options):
+    p = problem()
+    ref = started("gauss-newton", p)
+    s = started("sublinear", p, eps_reg=1e-13, reg_max_iter=1000, **options)
+    for t in range(5):
+        # identical fire sets every iteration (the tree/fireset index against the dense threshold)
+        for got, want in zip(s.fire_sets(), ref.fire_sets()):
+            assert np.array_equal(got, want)
+        assert s.step().error is None and ref.step().error is None
+        assert rel(s.predictions(), ref.predictions()) < 1e-8
+        assert rel(s.weights(), ref.weights()) < 1e-8
+        assert rel(s.drift(), ref.drift()) < 1e-8
+
+
+def test_bpsw_matches_gauss_newton_within_its_tolerance():
+    p = problem()
+    ref = started("gauss-newton", p)
+    s = started("bpsw", p, cg_tol=1e-12)
+    for _ in range(3):
+        rec = s.step()
+        assert rec.error is None and rec.counters["reg_residual"] <= 1e-12
+        ref.step()
+        assert rel(s.weights(), ref.weights()) < 1e-9
+
+
+@pytest.mark.parametrize("sketch", ["osnap", "countsketch", "gaussian", "srht"])
+def test_every_sketch_preconditions_the_paper_iteration(sketch):
+    p = problem(n=8, d=4, m=512)
+    ref = started("gauss-newton", p)
+    s = started("sublinear", p, sketch=sketch, eps_reg=1e-12, reg_max_iter=500)
+    rec = s.step()
+    ref.step()
+    assert rec.error is None and rec.counters["reg_residual"] <= 1e-12
+    # a good preconditioner: the iteration contracts fast (Lemma E.4: O(log(n/λ)) iterations)
+    assert rec.counters["reg_iterations"] < 60
+    assert rel(s.weights(), ref.weights()) < 1e-9
+
+
+@pytest.mark.parametrize("name,options", [("gauss-newton", {}), ("sublinear", {}),
+                                          ("sublinear", dict(regression="exact-gram", index="fireset",
+                                                             leaf_update="gram"))])
+def test_loss_halves_every_iteration_in_the_ntk_regime(name, options):
+    # Definition 4.5: ‖f_{t+1} − y‖ ≤ ½‖f_t − y‖, checked until round-off is reached.
+    p = problem(n=8, d=16, m=2**14, seed=3)
+    s = started(name, p, **options)
+    res0 = res = math.sqrt(2 * s.loss())
+    for _ in range(5):
+        assert s.step().error is None
+        new = math.sqrt(2 * s.loss())
+        if res < 1e-10 * res0:
+            break
+        assert new <= 0.5 * res
+        res = new
+
+
+def test_sublinear_counters_are_costs_not_times():
+    p = problem(n=8, d=8, m=2048)
+    s = started("sublinear", p)
+    indptr, indices = s.fire_sets()
+    rec = s.step()
+    assert rec.counters["neurons_changed"] == np.unique(indices).size
+    assert rec.counters["fire_total"] == indptr[-1]
+    # the query walks at most ~2 log2(m) nodes per hit, the batched update ≤ log2(m)+1 per changed leaf
+    assert 0 < rec.counters["nodes_touched"] <= indptr[-1] * (2 * 11 + 1) + 8 * (2 * 11 + 1) + \
+        rec.counters["neurons_changed"] * 8 * 12
+    assert set(rec.phase_seconds) == {"query", "sketch", "regression", "update"}
+
+
+@pytest.mark.parametrize("name", list(SOLVER_OPTIONS))
+def test_empty_fire_set_is_reported_not_propagated(name):
+    # b far above every <w_r, x_i>: no neuron fires, G_t = 0.
+    p = problem(n=4, d=3, m=64, b=50.0)
+    s = get_solver(name)(p, {})
+    init = s.init()
+    if init.error is None and name == "gd":
+        pytest.fail("gd must refuse a zero Gram")
+    if init.error is not None:
+        assert "fire" in init.error or "G_0" in init.error
+        return
+    f0 = s.predictions()
+    rec = s.step()
+    assert rec.error is not None and "empty fire set" in rec.error
+    assert np.array_equal(s.predictions(), f0) and np.isfinite(s.predictions()).all()
+
+
+def test_zero_residual_is_a_normal_state():
+    for name, options in [("sublinear", {}), ("sublinear", {"regression": "pcg"}),
+                          ("sublinear", {"regression": "exact-gram"}), ("bpsw", {}), ("gauss-newton", {}),
+                          ("gd", {})]:
+        p = problem(n=6, d=5, m=512)
+        s = started(name, p, **options)
+        p.y = s.predictions()  # labels equal to the network's own output: already converged
+        rec = s.step()
+        assert rec.error is None, (name, rec.error)
+        direct = options.get("regression") == "exact-gram"  # one direct solve, counted as one
+        assert rec.counters.get("reg_iterations", 0) == (1 if direct else 0)
+        assert np.array_equal(s.weights(), p.W0), name
+
+
+def test_one_seed_reproduces_a_run():
+    runs = []
+    for _ in range(2):
+        s = started("sublinear", problem(n=6, d=5, m=1024, seed=9))
+        for _ in range(3):
+            s.step()
+        runs.append((s.predictions(), s.weights()))
+    assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
+
+
+def test_unknown_option_is_rejected():
+    with pytest.raises(ValueError, match="solver.regresion"):
+        get_solver("sublinear")(problem(n=4, d=3, m=16), {"regresion": "pcg"})
