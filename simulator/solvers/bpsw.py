@@ -34,6 +34,7 @@ class BPSW(DenseSolver):
             B = sketch_jacobian(self.options["sketch"], indptr, indices, p, self.s, self.nnz,
                                 p.sketch_seed + self.t)
             R = preconditioner(B)
+            self.last_sketch = (B, (indptr, indices))  # for the measured distortion (metrics)
         with phase("regression"):
             g, iters, res = pcg(lambda v: self._j(self._jt(v)), R, self.f - p.y,
                                 self.options["cg_tol"], self.options["cg_max_iter"])

@@ -98,6 +98,7 @@ class Sublinear(Solver):
                     B = sketch_jacobian(o["sketch"], indptr, indices, p, self.s, self.nnz,
                                         p.sketch_seed + self.t)
                     R = preconditioner(B)
+                self.last_sketch = (B, (indptr, indices))  # for the measured distortion (metrics)
 
                 def matvec(v):
                     return _jac.gram_matvec(indptr, indices, p.a, p.X, v, self.mark, K.shape[0])

@@ -1,0 +1,239 @@
+"""Run one scenario: data → problem → solver init → steps until the stopping rule → trace.
+
+The solver's step is timed alone (its phases); metrics are collected after it,
+outside the timing, at the scenario's cadence. Every iteration is committed to
+the trace before the next begins, so a killed run keeps what it did.
+"""
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from simulator import __version__
+from simulator.config import ConfigError, load_scenario, resolve_b, scenario_to_toml
+from simulator.data import DataError, check_dataset, make_dataset
+from simulator.engine.metrics import Metrics
+from simulator.engine.trace import TraceWriter
+from simulator.model import make_problem, streams
+from simulator.ntk import ntk_lambda, separability
+from simulator.solvers import get_solver
+from simulator.kernels.tree import padded_size
+
+
+class InputError(Exception):
+    """Bad input: a scenario, data, option or path the run cannot start with (exit code 2)."""
+
+
+class RunFailed(Exception):
+    """The run started but could not finish (exit code 1); the trace says why."""
+
+    def __init__(self, message, path):
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass
+class RunResult:
+    path: Path
+    status: str
+    iterations: int
+    loss0: float
+    loss: float
+    init_seconds: float
+    step_seconds: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def median_step_seconds(self):
+        return float(np.median(self.step_seconds)) if self.step_seconds else float("nan")
+
+
+# -- inputs ---------------------------------------------------------------------
+def load(name_or_path, overrides=(), seed=None):
+    """The resolved scenario; ConfigError becomes InputError."""
+    try:
+        return load_scenario(name_or_path, overrides=tuple(overrides or ()), seed=seed)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+
+
+def prepare(scenario):
+    """Data and problem from the scenario's seed: (problem, theory constants, warnings)."""
+    rngs = streams(scenario.seed)
+    dc = scenario.data
+    try:
+        X, y = make_dataset(dc.kind, dc.n, dc.d, rngs["data"], **dc.dataset_params())
+        warning = check_dataset(X, y)
+    except DataError as exc:
+        raise InputError(f"data: {exc}") from None
+    b = resolve_b(scenario.network)
+    problem = make_problem(X, y, scenario.network.m, b, rngs)
+    delta = separability(problem.X)
+    lam = ntk_lambda(problem.X, b)
+    theory = {"b": b, "lambda": lam, "delta": delta, "R0": problem.n / lam if lam > 0 else math.inf,
+              "lambda_source": "ntk", "rho": scenario.theory.rho}
+    return problem, theory, [warning] if warning else []
+
+
+def estimate_memory(scenario):
+    """Bytes the run needs at its peak, roughly (arrays of the chosen solver + 300 MB)."""
+    n, d, m = scenario.data.n or 0, scenario.data.d or 0, scenario.network.m
+    words = m * d + 3 * m + n * m  # W0, a, drift/marks, the initial leaf matrix
+    name = scenario.solver.name
+    if name == "sublinear":
+        if scenario.solver.options.get("index") == "tree":
+            words += 2 * n * padded_size(m)  # the n trees
+        else:
+            words += 3 * n * m  # leaves, member lists, positions
+        words += n * m  # implicit-weight coefficients, if every neuron moves
+    else:
+        words += 2 * m * d + 4 * n * m  # W, its step, U, F and products
+    return 8 * words + 300 * 2**20
+
+
+def available_memory():
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def check_memory(scenario):
+    need, have = estimate_memory(scenario), available_memory()
+    if need > have:
+        raise InputError(f"network.m: the run needs about {need / 2**30:.1f} GiB but only "
+                         f"{have / 2**30:.1f} GiB is available; lower network.m or data.n")
+    return need
+
+
+def default_out(scenario):
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("outputs") / f"{scenario.name}-{stamp}.h5"
+
+
+def open_trace(path, overwrite, attrs, default=False):
+    path = Path(path)
+    if default:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return TraceWriter.create(path, overwrite=overwrite, attrs=attrs)
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        raise InputError(f"--out: {exc}") from None
+
+
+# -- the run ----------------------------------------------------------------------
+def _progress(total, name, quiet):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=name, unit="it", disable=quiet or not sys.stderr.isatty(), leave=False)
+
+
+def run_scenario(scenario, out=None, overwrite=False, quiet=True):
+    """Run a resolved Scenario into a trace; returns a RunResult. Raises InputError, RunFailed."""
+    check_memory(scenario)
+    problem, theory, warnings = prepare(scenario)
+    cls = get_solver(scenario.solver.name)
+    options = dict(scenario.solver.options)
+    path = Path(out) if out else Path(scenario.output.path) if scenario.output.path else default_out(scenario)
+    attrs = {"scenario_name": scenario.name, "scenario_toml": scenario_to_toml(scenario), "seed": scenario.seed,
+             "solver": scenario.solver.name, "simulator_version": __version__, "m": problem.m, "n": problem.n,
+             "d": problem.d}
+    writer = open_trace(path, overwrite, attrs, default=not out and not scenario.output.path)
+    with writer:
+        writer.set_attrs(**theory, data_warning="; ".join(warnings))
+        W0 = problem.W0 if problem.m * problem.d <= scenario.output.store_W0_max else None
+        writer.write_data(X=problem.X, y=problem.y, a=problem.a, W0=W0, w0_limit=scenario.output.store_W0_max,
+                          note=f"W0 = standard normal (m, d) from the 'init' stream of seed {scenario.seed} "
+                               "(simulator.model.streams / make_problem)")
+        solver = cls(problem, options, lam=theory["lambda"])
+        writer.describe("phase_seconds", phases=list(solver.phases))
+        rec = solver.init()
+        init_seconds = rec.seconds
+        writer.set_attrs(init_seconds=init_seconds, **{f"solver_{k}": v for k, v in solver.info.items()})
+        if rec.error:
+            writer.finish("failed", f"init: {rec.error}")
+            raise RunFailed(f"init: {rec.error}", path)
+        metrics = Metrics(solver, scenario.metrics)
+        row = metrics.state(0, full=True)
+        writer.append_state(0, row)
+        loss0 = loss = row["loss"]
+        stop = scenario.stopping
+        result = RunResult(path, "running", 0, loss0, loss, init_seconds, warnings=warnings)
+        bar = _progress(stop.max_iterations, scenario.name, quiet)
+        try:
+            for t in range(1, stop.max_iterations + 1):
+                if _reached(loss, loss0, stop):
+                    break
+                rec = solver.step()
+                if rec.error:
+                    writer.finish("failed", f"step {t}: {rec.error}")
+                    raise RunFailed(f"step {t}: {rec.error}", path)
+                full = t % scenario.metrics.every == 0 or t == stop.max_iterations
+                state = metrics.state(t, full=full)
+                step = _step_row(solver, rec)
+                if scenario.metrics.sketch_distortion:
+                    step["sketch_eps"] = metrics.sketch_eps()
+                loss = state["loss"]
+                if not math.isfinite(loss):
+                    writer.append_iteration(t, state=state, step=step)
+                    writer.finish("failed", f"step {t}: the loss is not finite ({loss})")
+                    raise RunFailed(f"step {t}: the loss is not finite", path)
+                if not full and _reached(loss, loss0, stop):
+                    state = metrics.state(t, full=True)  # the last state always gets every metric
+                writer.append_iteration(t, state=state, step=step)
+                result.step_seconds.append(step["step_seconds"])
+                result.iterations = t
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3e}")
+        finally:
+            bar.close()
+        writer.write_final(_final(solver, scenario))
+        writer.finish("completed")
+    result.status = "completed"
+    result.loss = loss
+    return result
+
+
+def _reached(loss, loss0, stop):
+    return (loss <= stop.loss_target) or (stop.rel_loss_target > 0 and loss <= stop.rel_loss_target * loss0) \
+        or loss == 0.0
+
+
+def _step_row(solver, rec):
+    row = {"step_seconds": rec.seconds,
+           "phase_seconds": np.array([rec.phase_seconds.get(name, 0.0) for name in solver.phases])}
+    for key in ("nodes_touched", "neurons_changed", "reg_iterations", "reg_residual", "sketch_rows", "fire_total"):
+        if key in rec.counters:
+            row[key] = rec.counters[key]
+    return row
+
+
+def _final(solver, scenario):
+    p = solver.problem
+    out = {"f": solver.predictions(), "drift": solver.drift()}
+    implicit = getattr(solver, "W", None)
+    if hasattr(implicit, "C"):  # implicit weights: W0 + C X on the neurons that moved (SPEC §6)
+        ids = np.flatnonzero(implicit.row >= 0)
+        out["moved_neurons"] = ids
+        out["coefficients"] = implicit.C[implicit.row[ids]]
+    elif p.m * p.d <= scenario.output.store_W0_max:
+        out["W"] = solver.weights()
+    return out
+
+
+def run(name_or_path="quickstart", overrides=None, out=None, *, seed=None, overwrite=False, quiet=True):
+    """Python API: run a named scenario (or a TOML path) and return the trace path.
+
+    Raises InputError for bad input and RunFailed when the run fails (the trace records it).
+    """
+    scenario = load(name_or_path, overrides or (), seed)
+    return run_scenario(scenario, out=out, overwrite=overwrite, quiet=quiet).path
