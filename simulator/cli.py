@@ -127,5 +127,43 @@ def inspect(trace, as_json):
         click.echo(f"{name:18s} {m['units'][:10]:10s} " + " ".join(cells))
 
 
+@cli.command()
+@click.argument("trace", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def validate(trace, as_json):
+    """Check TRACE against the bounds of seed 002 (SPEC §2); results go into the trace's /validation.
+
+    Each check: holds / fails / not applicable, with the measured value and the bound (and the first
+    failing iteration for per-iteration checks). Bounds known only up to a constant report
+    `ratio` (measured / bound) instead of pass/fail. Exit code 1 when any check fails.
+    """
+    from simulator.engine.trace import TraceError, write_validation
+    from simulator.engine.validate import FAILS, outcome, run_checks
+
+    tr = _open_trace(trace)
+    with tr:
+        try:
+            results = run_checks(tr)
+        except KeyError as exc:
+            _fail_input(f"{trace}: the trace lacks {exc.args[0]!r}; was it written by `simulator run`?")
+    try:
+        write_validation(trace, results, attrs={"outcome": outcome(results)})
+    except (TraceError, OSError) as exc:
+        _fail_input(str(exc))
+    if as_json:
+        click.echo(json.dumps({"outcome": outcome(results), "checks": results}, indent=2))
+    else:
+        click.echo(f"{'check':16s} {'status':15s} {'measured':>11s} {'bound':>11s} {'first fail':>10s}  statement")
+        for name, r in results.items():
+            first = str(r["first_failing_iteration"]) if r["first_failing_iteration"] >= 0 else "-"
+            click.echo(f"{name:16s} {r['status']:15s} {r['measured']:11.4g} {r['bound']:11.4g} {first:>10s}  "
+                       f"{r['ref']}: {r['statement']}")
+            if r["note"]:
+                click.echo(f"{'':16s} {'':15s} {r['note']}")
+        click.echo(f"outcome: {outcome(results)}")
+    if outcome(results) == FAILS:
+        sys.exit(EXIT_FAILED)
+
+
 def main():
     cli()

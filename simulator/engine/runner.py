@@ -77,6 +77,8 @@ def prepare(scenario):
     lam = ntk_lambda(problem.X, b)
     theory = {"b": b, "lambda": lam, "delta": delta, "R0": problem.n / lam if lam > 0 else math.inf,
               "lambda_source": "ntk", "rho": scenario.theory.rho}
+    if scenario.network.alpha_bar is not None:
+        theory["alpha_bar"] = scenario.network.alpha_bar
     return problem, theory, [warning] if warning else []
 
 
@@ -164,6 +166,7 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
             raise RunFailed(f"init: {rec.error}", path)
         metrics = Metrics(solver, scenario.metrics)
         row = metrics.state(0, full=True)
+        writer.set_attrs(**_initial_scales(problem, solver))
         writer.append_state(0, row)
         loss0 = loss = row["loss"]
         stop = scenario.stopping
@@ -201,6 +204,14 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
     result.status = "completed"
     result.loss = loss
     return result
+
+
+def _initial_scales(problem, solver):
+    """Lemma 4.2's quantities at W0 (checked by `validate`): ‖W0‖₂/√m and max_i |f0(x_i)|."""
+    W0 = problem.W0
+    top = float(np.linalg.eigvalsh(W0.T @ W0)[-1])  # ‖W0‖₂² from the d×d Gram, O(md²)
+    return {"W0_norm_over_sqrt_m": math.sqrt(max(top, 0.0) / problem.m),
+            "f0_max_abs": float(np.max(np.abs(solver.predictions())))}
 
 
 def _reached(loss, loss0, stop):
