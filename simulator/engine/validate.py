@@ -143,7 +143,9 @@ def run_checks(tr):
                                      note="up to a constant")
 
     iters = _rows(tr, "reg_iterations")
-    if iters is not None and iters.size and "solver_sketch_rows" in a:  # a sketched, iterative regression
+    iterative = a.get("solver") == "bpsw" or (a.get("solver") == "sublinear"
+                                              and a.get("solver_regression") != "exact-gram")
+    if iters is not None and iters.size and iterative:  # a sketched, iterative regression
         bound = ntk.lemma_e4_iterations(n, lam)
         out["lemma_e_4"] = _result("Lemma E.4", "regression iterations O(log(n/λ))", RATIO, float(np.max(iters)),
                                    bound, note="up to a constant")

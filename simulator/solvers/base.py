@@ -100,6 +100,8 @@ class Solver:
     def init(self):
         record = StepRecord()
         try:
+            for key, value in self.options.items():  # every option goes into the trace (attrs solver_*)
+                self.info.setdefault(key, value)
             with Phases(record)("init"):
                 self._init(record)
         except NumericalError as exc:
