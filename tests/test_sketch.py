@@ -167,11 +167,11 @@ def test_sketch_jt_equals_dense_product(m, nnz):
             for s in (nnz, 3 * nnz + 1):  # equal and unequal blocks
                 seed = int(rng.integers(2**62))
                 B = sketch_jt(indptr, indices, a, X, m, s, nnz, seed)
-                Bs = sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=False)
+                Bp = sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=True)
                 assert B.shape == (s, n) and B.dtype == np.float64
                 ref = osnap_matrix(m, d, s, nnz, seed) @ dense_jt(indptr, indices, a, X, m)
                 np.testing.assert_allclose(B, ref, rtol=0, atol=1e-12)
-                np.testing.assert_array_equal(B, Bs)
+                np.testing.assert_array_equal(B, Bp)
                 if m <= 7:
                     np.testing.assert_allclose(
                         B, naive_sketch_jt(indptr, indices, a, X, m, s, nnz, seed),

@@ -179,7 +179,7 @@ def _check_fire_sets(indptr, indices, a, X, m):
     return indptr, indices, a, X
 
 
-def sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=True):
+def sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=False):
     """B = S·Jᵀ (s × n) from the fire sets, S an OSNAP sketch generated on the fly.
 
     Seed 002, Algorithm 5 lines 15-21: B[:, i] = S (D_i ⊗ I_d) A[:, i] with
@@ -196,6 +196,9 @@ def sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=True):
     m, s, nnz : width, sketch rows, nonzeros per column of S (1 = CountSketch).
     seed : int, selects S (same seed ⇒ same S; see `seed_key`).
     parallel : bool, prange over the n columns (independent, no races).
+        Off by default: on the shared 2-core host it gave no measurable wall
+        speed-up (same ≈2.8 CPU-ns per scatter either way, threads did not
+        run concurrently under load); turn on for an idle multi-core box.
 
     Returns
     -------
