@@ -14,6 +14,7 @@ there) looks like::
     [metrics]   every, spectrum, flips, sketch_distortion, gram
     [theory]    rho
     [output]    path, store_W0_max
+    [sweep]     grid, report, workers  (used only by `simulator sweep`; `run` ignores it)
 
 Every key except ``name`` has a default (see ``SCHEMA``); ``name`` defaults to the file
 stem when loading a file. Errors are :class:`ConfigError` with a one-line message
@@ -65,7 +66,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
-    """One scenario key: its type ("int" | "float" | "bool" | "str"), default and range."""
+    """One scenario key: its type ("int" | "float" | "bool" | "str" | "strlist"), default and range."""
 
     type: str
     default: object
@@ -134,6 +135,13 @@ SCHEMA = {
     "output": {
         "path": Field("str", "", "trace file; empty: outputs/<name>-<timestamp>.h5"),
         "store_W0_max": Field("int", 16777216, "store W0 in the trace while m·d <= this", minimum=0),
+    },
+    "sweep": {  # read by `simulator sweep NAME` when no --grid is given; `simulator run` ignores it
+        "grid": Field("strlist", (), 'grid axes for `simulator sweep`, e.g. ["network.m=2^6..2^14", "seed=0..9"] '
+                      "(KEY=v1,v2,... | KEY=a..b | KEY=2^a..2^b)"),
+        "report": Field("str", "", 'report printed after a sweep: "" (none) | "width-threshold"',
+                        choices=("", "width-threshold")),
+        "workers": Field("int", 2, "default number of worker processes of `simulator sweep`", minimum=1),
     },
 }
 
@@ -223,6 +231,13 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class SweepConfig:
+    grid: tuple = ()  # of "KEY=SPEC" strings (parsed by simulator.engine.sweep.parse_grid)
+    report: str = ""
+    workers: int = 2
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str = ""
@@ -234,12 +249,13 @@ class Scenario:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     theory: TheoryConfig = field(default_factory=TheoryConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     source: str | None = field(default=None, compare=False)  # file it was loaded from, if any
 
 
 _SECTION_CLASSES = {
     "data": DataConfig, "network": NetworkConfig, "solver": SolverConfig, "stopping": StoppingConfig,
-    "metrics": MetricsConfig, "theory": TheoryConfig, "output": OutputConfig,
+    "metrics": MetricsConfig, "theory": TheoryConfig, "output": OutputConfig, "sweep": SweepConfig,
 }
 
 
@@ -296,6 +312,8 @@ def _expected(f):
         s = "true or false"
     elif f.type == "str":
         s = "a string"
+    elif f.type == "strlist":
+        s = 'an array of strings (e.g. ["network.m=2^6..2^10"])'
     elif f.type == "int":
         if f.maximum is None and f.minimum == 1:
             s = "a positive integer"
@@ -344,6 +362,13 @@ def check_value(f, v):
             raise _Bad(f"must be one of {choices}; got {json.dumps(v)}"
                        + (f" (did you mean {json.dumps(hint)}?)" if hint else ""))
         return v
+    if f.type == "strlist":
+        if not isinstance(v, (list, tuple)):
+            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
+        for i, item in enumerate(v):
+            if not isinstance(item, str):
+                raise _Bad(f"must be {_expected(f)}; item {i} is {_describe(item)}")
+        return tuple(v)
     if f.type == "int":
         if isinstance(v, bool) or not isinstance(v, int):
             raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
@@ -532,7 +557,7 @@ def _build(raw, ctx, default_name=None):
                         related=("network.b", "network.alpha_bar"))
     solver = _build_solver(ctx, _check_table(ctx, raw, "solver"))
     rest = {sec: _SECTION_CLASSES[sec](**_build_section(ctx, sec, _check_table(ctx, raw, sec)))
-            for sec in ("stopping", "metrics", "theory", "output")}
+            for sec in ("stopping", "metrics", "theory", "output", "sweep")}
     return Scenario(name=top["name"], description=top["description"], seed=top["seed"],
                     data=DataConfig(**data), network=NetworkConfig(**net), solver=solver,
                     source=ctx.source, **rest)
@@ -713,8 +738,8 @@ def scenario_to_dict(scenario):
         if sec == "solver":
             out[sec] = {"name": obj.name, **dict(obj.options)}
         else:
-            out[sec] = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)
-                        if getattr(obj, f.name) is not None}
+            out[sec] = {f.name: list(v) if isinstance(v, tuple) else v for f in dataclasses.fields(obj)
+                        if (v := getattr(obj, f.name)) is not None}
     return out
 
 
@@ -745,6 +770,8 @@ def _toml_value(v):
         return repr(v)
     if isinstance(v, str):
         return _toml_str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v).__name__} as a TOML value")
 
 
