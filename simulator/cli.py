@@ -165,5 +165,140 @@ def validate(trace, as_json):
         sys.exit(EXIT_FAILED)
 
 
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--grid", "grid", multiple=True, metavar="KEY=VALUES",
+              help="A grid axis: KEY=v1,v2,... | KEY=a..b (integers, inclusive) | KEY=2^a..2^b (powers of two), "
+                   "e.g. --grid network.m=2^12..2^20 --grid seed=0..9. Repeatable: the points are the cartesian "
+                   "product. Default: the scenario's [sweep] grid.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario field at every point (as for `run`). Repeatable.")
+@click.option("--workers", type=int, default=None,
+              help="Worker processes on this machine (default: the scenario's sweep.workers, 2). "
+                   "Ignored with --scheduler.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Directory for the traces point-0000.h5, ... and summary.csv / summary.h5 "
+                   "(default: outputs/<name>-sweep-<time>/); must be new or empty. With --scheduler the "
+                   "cluster's workers write their traces here, so --out must be a path every worker can "
+                   "reach (a shared file system).")
+@click.option("--overwrite", is_flag=True, help="Use a non-empty --out: its point traces and summaries are replaced.")
+@click.option("--fit", "fit_key", metavar="KEY", default=None,
+              help="Print the log-log slope of median seconds per iteration against grid key KEY.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
+              help="Run the points on an existing Dask cluster (pip install 'simulator[cluster]'). "
+                   "--out must then be a path every worker can reach.")
+@click.option("--report-only", "report_dir", type=click.Path(), default=None, metavar="DIR",
+              help="Run nothing: recompute the width-threshold report (and --fit) from DIR/summary.csv.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, report_dir, quiet):
+    """Run scenario NAME over a grid of overrides in parallel: one trace per point, plus a summary table.
+
+    Each point's trace is validated (its /validation written). summary.csv and summary.h5 in --out
+    hold, per point, the grid values, status, final loss, iterations, median seconds per iteration
+    and the validate outcome. A failed point is recorded as failed and the sweep goes on; the exit
+    code is 1 only when every point failed. A scenario with [sweep] report = "width-threshold"
+    prints the observed width threshold beside Theorem 4.1's requirement.
+    """
+    from simulator.engine.sweep import (SweepInputError, fit_slope, format_width_threshold_report, read_summary,
+                                        run_sweep, width_threshold_report)
+
+    if report_dir is not None:
+        if name or grid or overrides or out or scheduler:
+            _fail_input("--report-only DIR reads an existing sweep; give no NAME, --grid, --set, --out or --scheduler")
+        try:
+            rows = read_summary(report_dir)
+        except SweepInputError as exc:
+            _fail_input(str(exc))
+        if not rows or not {"n", "m", "def_4_5", "lambda", "status"} <= set(rows[0]):
+            _fail_input(f"{report_dir}: the summary has no rows or lacks the columns n, m, def_4_5, lambda, status")
+        done = sum(r["status"] == "completed" for r in rows)
+        click.echo(f"summary    {report_dir}: {len(rows)} points, {done} completed, {len(rows) - done} failed")
+        if fit_key:
+            try:
+                slope, k = fit_slope(rows, fit_key)
+                click.echo(f"fit        log(median s/iteration) vs log({fit_key}): slope {slope:.3f} over {k} values")
+            except ValueError as exc:
+                _fail_input(str(exc))
+        click.echo()
+        click.echo(format_width_threshold_report(width_threshold_report(rows)), nl=False)
+        return
+    if not name:
+        _fail_input("give a scenario NAME (or --report-only DIR)")
+    if workers is not None and workers < 1:
+        _fail_input(f"--workers: must be a positive integer, got {workers}")
+    try:
+        result = run_sweep(name, grid, workers=workers, out_dir=out, scheduler=scheduler, progress=not quiet,
+                           overrides=overrides, overwrite=overwrite, fit=fit_key)
+    except SweepInputError as exc:
+        _fail_input(str(exc))
+    except KeyboardInterrupt:
+        click.echo("interrupted: the summary holds the points that finished", err=True)
+        sys.exit(130)
+    shape = " x ".join(f"{k} ({len(v)})" for k, v in result.grid)
+    where = f"scheduler {result.scheduler}" if result.scheduler else f"{result.workers} workers"
+    total = len(result.rows)
+    click.echo(f"sweep      {result.name}: {total} points = {shape}, {where}")
+    click.echo(f"completed  {result.completed} of {total}")
+    if result.failed:
+        click.echo(f"failed     {result.failed} (their errors are in the `error` column of summary.csv)")
+    click.echo(f"time       {result.seconds:.1f} s")
+    click.echo(f"summary    {result.csv_path}")
+    click.echo(f"           {result.h5_path}")
+    click.echo(f"traces     {result.out_dir}/point-0000.h5 ... point-{total - 1:04d}.h5")
+    if fit_key:
+        try:
+            slope, k = fit_slope(result.rows, fit_key)
+            click.echo(f"fit        log(median s/iteration) vs log({fit_key}): slope {slope:.3f} over {k} values "
+                       f"(points at equal {fit_key} averaged in log)")
+        except ValueError as exc:
+            click.echo(f"warning: {exc}", err=True)
+    if result.report == "width-threshold":
+        click.echo()
+        click.echo(format_width_threshold_report(width_threshold_report(result.rows)), nl=False)
+    if result.completed == 0:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("trace", type=click.Path())
+@click.option("-o", "--out-dir", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory for the PNGs (default: <trace stem>-plots/ next to TRACE); created if missing.")
+@click.option("--overwrite", is_flag=True, help="Replace PNGs that already exist (without it, refuse).")
+def plot(trace, out_dir, overwrite):
+    """Draw TRACE as PNG figures against the bounds of seed 002 (needs matplotlib).
+
+    One file per figure, <trace stem>-<figure>.png: loss with Def 4.5's halving envelope,
+    fire counts per point against Lemma A.10, weight drift against R0/sqrt(m), lambda_min(G_t)
+    and ||G_t - G_0||_F against Lemma 4.3's lambda/2, flips against Lemma D.3, and time per
+    step by phase. A figure whose metric the trace lacks is skipped, with the reason. Prints
+    each written path.
+    """
+    from pathlib import Path
+
+    from simulator.engine.plots import PlotDependencyError, _matplotlib, plot_trace
+
+    try:
+        _matplotlib()
+    except PlotDependencyError as exc:
+        _fail_input(str(exc))
+    out = Path(out_dir) if out_dir else Path(trace).with_name(f"{Path(trace).stem}-plots")
+    if out.exists() and not out.is_dir():
+        _fail_input(f"{out}: exists and is not a directory")
+    tr = _open_trace(trace)
+    with tr:
+        try:
+            written = plot_trace(tr, out, overwrite=overwrite)
+        except FileExistsError as exc:
+            _fail_input(str(exc))
+        except OSError as exc:
+            _fail_input(f"{out}: {exc}")
+    for path in written:
+        click.echo(str(path))
+    for key, reason in written.skipped.items():
+        click.echo(f"skipped {key}: {reason}", err=True)
+    if not written:
+        _fail_input(f"{trace}: nothing to plot (no figure's metrics are in the trace)")
+
+
 def main():
     cli()

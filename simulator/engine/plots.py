@@ -1,0 +1,572 @@
+"""Figures of one trace against the bounds of seed 002 (SPEC §2), as PNG files.
+
+``plot_trace(trace, outdir)`` writes one figure per quantity, named
+``<trace stem>-<figure>.png``:
+
+========== ================================================================
+loss       training loss ½‖f−y‖² per iteration (log y) with Def 4.5's envelope
+           L₀·4^{−t} (the residual norm halves per step, so the loss quarters)
+fire       neurons firing per data point |S_i(t)|: mean and min–max band over
+           the n points, against Lemma A.10's 2m·e^{−b²/2} and the mean m·Q(b)
+drift      max_r ‖w_r(t)−w_r(0)‖ and the quantiles of ``drift_quantiles``
+           against the radius R0/√m of Def 4.5
+lambda-min λ_min(G_t) against Lemma 4.3's λ/2, with λ = λ_min(H^cts)
+gram-dev   ‖G_t − G_0‖_F against Lemma 4.3's λ/2
+flips      activation flips per data point against Lemma D.3's 2 ln(n/ρ)·R0·√m
+phases     wall-clock seconds per step, stacked by solver phase
+========== ================================================================
+
+A figure whose metric is absent from the trace (or never computed) is skipped;
+the returned list says what was written and its ``skipped`` dict why the rest
+was not.  Cadenced metrics are drawn only at their computed rows (NaN / −1 rows
+are left out), as markers joined by lines.
+
+Bounds far from the data.  A bound within 5× of the data's range is drawn as a
+line on a linear axis; one 5–100× beyond it switches the axis to log scale so
+both fit; one more than 100× (two decades) beyond is not drawn in the axes at
+all -- it would squash the data into a sliver -- but keeps its legend entry
+with its value and "off scale (N× the data)".  Lemma 4.3's conditions and the
+halving of Def 4.5 are marked where they fail (red crosses, grey shading where
+the drift left the radius, so the lemma does not apply).
+
+matplotlib is imported only when a figure is drawn (``import simulator`` does
+not need it), with the Agg canvas and no pyplot state: nothing is displayed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from simulator import ntk
+from simulator.engine.trace import Trace
+
+__all__ = ["FIGURES", "PlotDependencyError", "PlotResult", "plot_trace", "figure_paths"]
+
+#: figure keys, in the order they are drawn (file name: <stem>-<key>.png)
+FIGURES = ("loss", "fire", "drift", "lambda-min", "gram-dev", "flips", "phases")
+
+MISSING_MATPLOTLIB = "plotting needs matplotlib: pip install 'simulator[plot]'"
+
+DPI = 150
+SIZE = (6.4, 5.2)           # inches (the legend sits below the axes)
+LINEAR_LIMIT = 5.0          # a bound up to 5x beyond the data fits a linear axis
+LOG_LIMIT = 100.0           # up to 100x: switch to log; beyond: off scale (legend only)
+DATA_COLOR = "#1f4e9c"
+BOUND_COLOR = "#c0392b"
+REF_COLOR = "#555555"
+BAND_ALPHA = 0.22
+ROUNDOFF = 1e-10            # residual ratio below which `validate` does not judge halving
+
+
+class PlotDependencyError(ImportError):
+    """matplotlib is not installed."""
+
+
+class PlotResult(list):
+    """The written PNG paths (a list of Path); ``skipped`` maps figure -> reason."""
+
+    def __init__(self, paths=(), skipped=None):
+        super().__init__(paths)
+        self.skipped: dict[str, str] = dict(skipped or {})
+
+
+def _matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        raise PlotDependencyError(MISSING_MATPLOTLIB) from None
+    return {"Figure": Figure, "Canvas": FigureCanvasAgg, "Line2D": Line2D, "Patch": Patch,
+            "MaxNLocator": MaxNLocator}
+
+
+# --------------------------------------------------------------------------- data access
+
+def _state_rows(tr, name):
+    """(t, values) at the computed rows of a state metric, or None if absent / never computed.
+
+    values has shape (k,) or (k, width); a row counts as computed when every entry is
+    finite (floats) or >= 0 (integers, -1 = not computed).
+    """
+    if name not in tr:
+        return None
+    arr = np.asarray(tr[name])
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        return None
+    flat = arr.reshape(arr.shape[0], -1)
+    if arr.dtype.kind == "f":
+        ok = np.all(np.isfinite(flat), axis=1)
+    elif arr.dtype.kind in "iu":
+        ok = np.all(flat >= 0, axis=1)
+    else:
+        return None
+    if not ok.any():
+        return None
+    x = np.arange(arr.shape[0]) if tr.kind(name) != "step" else np.arange(1, arr.shape[0] + 1)
+    return x[ok], arr[ok].astype(np.float64)
+
+
+def _attr(tr, key):
+    v = tr.attrs.get(key)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _fmt(v, digits=4):
+    """A number for a legend: `digits` significant digits, scientific when large or small."""
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if 1e-3 <= a < 1e5:
+        return f"{v:.{digits}g}"
+    mant, exp = f"{v:.{digits - 1}e}".split("e")
+    return rf"{mant}$\times10^{{{int(exp)}}}$"
+
+
+def _subtitle(tr):
+    a = tr.attrs
+    parts = [str(a.get("scenario_name", "?")), f"solver {a.get('solver', '?')}"]
+    dims = [f"{k} = {int(a[k]):,}" for k in ("m", "n", "d") if isinstance(a.get(k), (int, float))]
+    if dims:
+        parts.append(", ".join(dims))
+    theory = []
+    if _attr(tr, "b") is not None:
+        theory.append(f"b = {_attr(tr, 'b'):.3g}")
+    if _attr(tr, "lambda") is not None:
+        theory.append(f"λ = {_attr(tr, 'lambda'):.3g}")
+    if theory:
+        parts.append(", ".join(theory))
+    if "seed" in a:
+        parts.append(f"seed {a['seed']}")
+    status = str(a.get("status", ""))
+    if status and status != "completed":
+        parts.append(f"status: {status}")
+    return "  ·  ".join(parts)
+
+
+# --------------------------------------------------------------------------- drawing helpers
+
+class _Canvas:
+    """One figure: title, subtitle, a single axes; saved to a PNG."""
+
+    def __init__(self, mpl, title, subtitle):
+        self.mpl = mpl
+        self.fig = mpl["Figure"](figsize=SIZE, dpi=DPI, layout="constrained")
+        mpl["Canvas"](self.fig)
+        self.fig.suptitle(title, fontsize=12, fontweight="bold")
+        self.ax = self.fig.add_subplot()
+        self.ax.set_title(subtitle, fontsize=8, color=REF_COLOR)
+        self.ax.set_axisbelow(True)
+        self.ax.grid(True, which="major", alpha=0.3)
+        self.ax.grid(True, which="minor", alpha=0.1)
+        self.extra_handles = []
+
+    def integer_x(self, label):
+        self.ax.set_xlabel(label)
+        self.ax.xaxis.set_major_locator(self.mpl["MaxNLocator"](integer=True))
+
+    def legend(self):
+        """Below the axes, so it never hides data whatever the trace holds."""
+        handles, labels = self.ax.get_legend_handles_labels()
+        handles += self.extra_handles
+        labels += [h.get_label() for h in self.extra_handles]
+        if handles:
+            self.fig.legend(handles, labels, loc="outside lower center", ncol=2 if len(handles) > 3 else 1,
+                            fontsize=7.5, frameon=False)
+
+
+def _bounds_layout(data, bounds, force_log=False):
+    """Decide the y scale and which bounds are drawn in the axes.
+
+    data: the finite data values; bounds: [value, ...]. Returns (log, [on_scale: bool], [factor]),
+    factor = how far the bound lies beyond the data range (1 if inside).
+    """
+    data = np.asarray(data, dtype=np.float64)
+    data = data[np.isfinite(data)]
+    pos = data[data > 0]
+    dmax = float(data.max()) if data.size else 1.0
+    dmin = float(pos.min()) if pos.size else dmax
+    log = force_log or (pos.size > 0 and dmax / dmin > LOG_LIMIT)
+    factors = []
+    for v in bounds:
+        if v is None or not math.isfinite(v) or v <= 0 or dmax <= 0:
+            factors.append(1.0)
+        else:
+            factors.append(max(v / dmax, (dmin / v) if log else 1.0, 1.0))
+    on = []
+    for f in factors:
+        if f <= LINEAR_LIMIT:
+            on.append(True)
+        elif f <= LOG_LIMIT:
+            on.append(True)
+            log = True
+        else:
+            on.append(False)
+    return log, on, factors
+
+
+def _draw_bounds(cv, bounds, on, factors):
+    """bounds: [(value, label, style kwargs)]; on-scale ones as horizontal lines, others in the legend.
+
+    The label's "{v}" is replaced by the value (else " = value" is appended)."""
+    Line2D = cv.mpl["Line2D"]
+    for (value, label, style), inside, f in zip(bounds, on, factors):
+        if value is None or not math.isfinite(value):
+            continue
+        style = {"color": BOUND_COLOR, "linestyle": "--", "linewidth": 1.4, **style}
+        text = label.replace("{v}", _fmt(value)) if "{v}" in label else f"{label} = {_fmt(value)}"
+        if inside:
+            cv.ax.axhline(value, label=text, **style)
+        else:
+            times = f"{f:,.0f}" if f < 1e6 else _fmt(f, 2)
+            note = f"↑ off scale: {times}× the largest value shown"
+            cv.extra_handles.append(Line2D([], [], label=f"{text}\n{note}", **style))
+
+
+def _set_scale(cv, log):
+    if log:
+        cv.ax.set_yscale("log")
+
+
+def _band(cv, x, values, label_mean, label_band, color=DATA_COLOR):
+    """Mean over points with a min–max band, for (k, n) per-point arrays."""
+    mean, lo, hi = values.mean(axis=1), values.min(axis=1), values.max(axis=1)
+    cv.ax.fill_between(x, lo, hi, color=color, alpha=BAND_ALPHA, linewidth=0, label=label_band)
+    cv.ax.plot(x, mean, "o-", color=color, markersize=_ms(len(x)), linewidth=1.6, label=label_mean)
+    return np.concatenate([lo, hi])
+
+
+def _ms(k, big=4.0):
+    """Marker size for a line of k points: full up to 40 points, then smaller so dense runs stay legible."""
+    return big if k <= 40 else big * 0.5 if k <= 150 else 0.0
+
+
+def _mark_violations(cv, x, y, bad, label, total=None, noun="rows"):
+    if np.any(bad):
+        total = len(bad) if total is None else total
+        k = len(x)
+        cv.ax.plot(x[bad], y[bad], "x", color=BOUND_COLOR, markersize=9 if k <= 40 else 5 if k <= 150 else 3,
+                   markeredgewidth=2 if k <= 40 else 1.2,
+                   label=f"{label} ({int(np.sum(bad))} of {total} {noun})", zorder=5)
+
+
+def _shade_outside_radius(cv, tr):
+    """Grey spans over the iterations whose drift exceeds R0/√m (Lemma 4.3 assumes it does not)."""
+    m, R0 = _attr(tr, "m"), _attr(tr, "R0")
+    rows = _state_rows(tr, "drift_max")
+    if rows is None or R0 is None or m is None or m < 1:
+        return None
+    radius = R0 / math.sqrt(m)
+    t, drift = rows
+    out = t[drift > radius]
+    for i, tt in enumerate(out):
+        cv.ax.axvspan(tt - 0.5, tt + 0.5, color="0.6", alpha=0.25, linewidth=0,
+                      label="drift > R0/√m: lemma not applicable" if i == 0 else None)
+    return radius
+
+
+# --------------------------------------------------------------------------- the figures
+
+_X_STATE = "iteration t (state after t steps)"
+_X_STEP = "step s (from state s−1 to s)"
+
+
+def _fig_loss(tr, cv):
+    rows = _state_rows(tr, "loss")
+    if rows is None:
+        return "no 'loss' metric in the trace"
+    t, loss = rows
+    pos = loss > 0
+    if not pos.any():
+        return "the loss is 0 at every row (nothing to show on a log axis)"
+    ax = cv.ax
+    t0 = t[0]
+    tt = np.arange(t0, t[-1] + 1)
+    env = loss[0] * 4.0 ** -(tt - t0)
+    ax.plot(t[pos], loss[pos], "o-", color=DATA_COLOR, markersize=_ms(int(pos.sum())), linewidth=1.6,
+            label=r"loss $\frac{1}{2}\|f_t-y\|_2^2$")
+    ax.plot(tt, env, "--", color=BOUND_COLOR, linewidth=1.4,
+            label=r"Def 4.5 envelope $L_0\cdot 4^{-t}$" "\n" r"($\|f_t-y\|$ halves per step)")
+    # Def 4.5 is per step: ||f_{t+1} - y|| <= ½||f_t - y||, i.e. loss_{t+1} <= loss_t / 4.  Steps that start
+    # at round-off (residual <= 1e-10 of the start, as `validate` has it) are not judged.
+    floor = loss[0] * ROUNDOFF ** 2
+    step = np.diff(t) == 1
+    judged = step & (loss[:-1] > floor)
+    bad = np.concatenate([[False], judged & (loss[1:] > 0.25 * loss[:-1] * (1 + 1e-12))])
+    _mark_violations(cv, t, loss, bad, r"step without $\|f-y\|$ halving", total=int(judged.sum()), noun="steps")
+    if (~pos).any():
+        cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none",
+                                                 label=f"{int((~pos).sum())} rows with loss = 0 not shown"))
+    ax.set_yscale("log")
+    lo, hi = loss[pos].min(), loss[pos].max()
+    bottom = lo / 10 ** 0.7
+    ax.set_ylim(bottom, hi * 10 ** 0.7)  # the envelope may leave the axes: the data set the range
+    if lo < floor:
+        ax.axhspan(bottom, floor, color="0.6", alpha=0.2, linewidth=0,
+                   label=r"round-off: $\|f-y\| \leq 10^{-10}\|f_0-y\|$ (not judged)")
+    ax.set_ylabel(f"training loss ({tr.units('loss') or 'dimensionless'})")
+    cv.integer_x(_X_STATE)
+    cv.legend()
+
+
+def _fig_fire(tr, cv):
+    rows = _state_rows(tr, "fire_count")
+    if rows is None:
+        return "no 'fire_count' metric in the trace"
+    t, k = rows
+    if k.ndim != 2:
+        return "'fire_count' is not per data point"
+    m, b = _attr(tr, "m"), _attr(tr, "b")
+    bounds = []
+    if m is not None and b is not None and m >= 1 and b >= 0:
+        label = r"Lemma A.10 bound on $|S_i(0)|$: $2m\,e^{-b^2/2}$"
+        if abs(b - ntk.default_b(m)) < 1e-9:
+            label += r" $= 2m^{0.76}$"
+        bounds.append((ntk.lemma_a10_fire_bound(m, b), label, {}))
+        bounds.append((ntk.expected_fire_count(m, b), r"mean at init $m\,Q(b)$",
+                       {"color": REF_COLOR, "linestyle": ":"}))
+    span = _band(cv, t, k, "mean over the n points", "min – max over the points")
+    log, on, f = _bounds_layout(span, [v for v, _, _ in bounds])
+    _draw_bounds(cv, bounds, on, f)
+    _set_scale(cv, log)
+    cv.ax.set_ylabel(f"neurons firing on $x_i$, $|S_i(t)|$ ({tr.units('fire_count') or 'count'})")
+    cv.integer_x(_X_STATE)
+    cv.legend()
+
+
+def _fig_drift(tr, cv):
+    rows = _state_rows(tr, "drift_max")
+    qrows = _state_rows(tr, "drift_quantiles")
+    if rows is None and qrows is None:
+        return "no 'drift_max' / 'drift_quantiles' metric in the trace (or never computed)"
+    ax = cv.ax
+    values = []
+    if rows is not None:
+        t, d = rows
+        ax.plot(t, d, "o-", color=DATA_COLOR, markersize=_ms(len(t)), linewidth=1.8, zorder=4, label="max over neurons r")
+        values.append(d)
+    if qrows is not None:
+        tq, q = qrows
+        levels = [float(v) for v in (tr.metric_attrs("drift_quantiles").get("quantiles") or [])][:q.shape[1]]
+        styles = [":", "--", "-.", "-"]
+        shades = ["#08519c", "#3182bd", "#6baed6", "#9ecae1"]
+        j = 0
+        for c in sorted(range(len(levels)), key=lambda c: -levels[c]):
+            if levels[c] >= 1.0 and rows is not None:
+                continue  # the 1.0 quantile is the max, drawn above
+            name = "median" if levels[c] == 0.5 else f"{levels[c] * 100:g}th percentile"
+            zero = " (= 0 throughout)" if not np.any(q[:, c]) else ""
+            ax.plot(tq, q[:, c], styles[j % 4], color=shades[min(j, 3)], marker=".", markersize=_ms(len(tq), 3.0),
+                    linewidth=1.2, label=f"{name}{zero}")
+            values.append(q[:, c])
+            j += 1
+    m, R0 = _attr(tr, "m"), _attr(tr, "R0")
+    bounds = []
+    if R0 is not None and m is not None and m >= 1:
+        label = rf"Def 4.5 radius $R_0/\sqrt{{m}}$ = {{v}}" "\n" rf"($R_0 = n/\lambda$ = {_fmt(R0)})"
+        bounds.append((R0 / math.sqrt(m), label, {}))
+    data = np.concatenate(values)
+    log, on, f = _bounds_layout(data, [v for v, _, _ in bounds])
+    _draw_bounds(cv, bounds, on, f)
+    if rows is not None and bounds:
+        _mark_violations(cv, t, d, d > bounds[0][0], "outside the radius")
+    _set_scale(cv, log)
+    if not log:
+        ax.set_ylim(bottom=0)
+    mf = _state_rows(tr, "moved_fraction")
+    if mf is not None:
+        label = f"neurons moved at t = {int(mf[0][-1])}: {mf[1][-1] * 100:.3g} %"
+        cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none", label=label))
+    units = tr.units("drift_max") if "drift_max" in tr else "dimensionless"
+    ax.set_ylabel(f"weight drift $\\|w_r(t)-w_r(0)\\|_2$ ({units})")
+    cv.integer_x(_X_STATE)
+    cv.legend()
+
+
+def _lemma_4_3(tr, cv, name, ylabel, lower):
+    rows = _state_rows(tr, name)
+    if rows is None:
+        return f"no '{name}' metric in the trace (metrics.gram = false?) or it was never computed"
+    t, y = rows
+    lam = _attr(tr, "lambda")
+    radius = _shade_outside_radius(cv, tr)
+    label = r"$\lambda_{\min}(G_t)$" if lower else r"$\|G_t-G_0\|_F$"
+    cv.ax.plot(t, y, "o-", color=DATA_COLOR, markersize=_ms(len(t)), linewidth=1.6, label=label)
+    bounds = []
+    if lam is not None and lam > 0:
+        bounds.append((lam / 2, r"Lemma 4.3 bound $\lambda/2$", {}))
+        if lower:
+            bounds.append((lam, r"$\lambda = \lambda_{\min}(H^{cts})$", {"color": REF_COLOR, "linestyle": ":"}))
+    log, on, f = _bounds_layout(y, [v for v, _, _ in bounds])
+    _draw_bounds(cv, bounds, on, f)
+    if lam is not None and lam > 0:
+        bad = y < lam / 2 if lower else y > lam / 2
+        if radius is not None:
+            drift = _state_rows(tr, "drift_max")
+            inside = np.isin(t, drift[0][drift[1] <= radius])
+            bad = bad & inside
+        _mark_violations(cv, t, y, bad, "violates Lemma 4.3")
+    else:
+        cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none", label="λ not in the trace: no bound"))
+    _set_scale(cv, log)
+    if not log and not lower:
+        cv.ax.set_ylim(bottom=0)
+    cv.ax.set_ylabel(f"{ylabel} ({tr.units(name) or 'dimensionless'})")
+    cv.integer_x(_X_STATE)
+    cv.legend()
+
+
+def _fig_lambda_min(tr, cv):
+    return _lemma_4_3(tr, cv, "lambda_min", r"smallest Gram eigenvalue $\lambda_{\min}(G_t)$", lower=True)
+
+
+def _fig_gram_dev(tr, cv):
+    return _lemma_4_3(tr, cv, "gram_dev_fro", r"Gram deviation $\|G_t-G_0\|_F$", lower=False)
+
+
+def _fig_flips(tr, cv):
+    rows = _state_rows(tr, "flips")
+    if rows is None:
+        return "no 'flips' metric in the trace (metrics.flips = false?) or it was never computed"
+    t, fl = rows
+    if fl.ndim != 2:
+        return "'flips' is not per data point"
+    span = _band(cv, t, fl, "mean over the n points", "min – max over the points")
+    n, m, R0 = _attr(tr, "n"), _attr(tr, "m"), _attr(tr, "R0")
+    rho = _attr(tr, "rho") or 0.1
+    bounds = []
+    if n is not None and m is not None and R0 is not None and R0 > 0:
+        v = ntk.lemma_d3_flip_bound(n, rho, R0, m)
+        label = rf"Lemma D.3 bound $2\ln(n/\rho)\,R_0\sqrt{{m}}$ = {{v}} ($\rho$ = {rho:g})"
+        if v > m:
+            label += f"\nexceeds m = {int(m):,}: vacuous at this width"
+        bounds.append((v, label, {}))
+    log, on, f = _bounds_layout(span, [v for v, _, _ in bounds])
+    _draw_bounds(cv, bounds, on, f)
+    _set_scale(cv, log)
+    if not log:
+        cv.ax.set_ylim(bottom=0)
+    cv.ax.set_ylabel(f"neurons flipped on $x_i$ since t = 0 ({tr.units('flips') or 'count'})")
+    cv.integer_x(_X_STATE)
+    cv.legend()
+
+
+def _fig_phases(tr, cv):
+    if "phase_seconds" not in tr:
+        return "no 'phase_seconds' metric in the trace"
+    arr = np.asarray(tr["phase_seconds"], dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        return "'phase_seconds' has no rows"
+    ok = np.all(np.isfinite(arr), axis=1)
+    if not ok.any():
+        return "'phase_seconds' was never recorded"
+    s = np.arange(1, arr.shape[0] + 1)[ok]
+    arr = arr[ok]
+    names = tr.metric_attrs("phase_seconds").get("phases") or [f"phase {j}" for j in range(arr.shape[1])]
+    if isinstance(names, str):
+        names = [names]
+    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+    bottom = np.zeros(len(s))
+    width = 0.8 if len(s) <= 200 else 1.0
+    for j in range(arr.shape[1]):
+        label = names[j] if j < len(names) else f"phase {j}"
+        cv.ax.bar(s, arr[:, j], width=width, bottom=bottom, color=colors[j % len(colors)],
+                  label=f"{label} (median {_fmt(float(np.median(arr[:, j])))} s)",
+                  edgecolor="white" if len(s) <= 60 else "none", linewidth=0.4)
+        bottom += arr[:, j]
+    if "step_seconds" in tr:
+        st = np.asarray(tr["step_seconds"], dtype=np.float64)[ok]
+        good = np.isfinite(st)
+        label = "whole step, timed (phases + rest)"
+        if len(s) <= 60:
+            cv.ax.plot(s[good], st[good], "k_", markersize=14, markeredgewidth=1.6, label=label)
+        else:
+            cv.ax.plot(s[good], st[good], "-", color="black", linewidth=0.7, label=label)
+    init = _attr(tr, "init_seconds")
+    if init is not None:
+        cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none", label=f"init (not shown): {_fmt(init)} s"))
+    cv.ax.set_ylim(bottom=0)
+    cv.ax.set_ylabel(f"wall-clock time per step ({tr.units('phase_seconds') or 's'})")
+    cv.integer_x(_X_STEP)
+    cv.legend()
+
+
+_SPECS = {
+    "loss": ("Training loss per iteration", _fig_loss),
+    "fire": ("Active neurons per data point", _fig_fire),
+    "drift": ("Weight drift from initialisation", _fig_drift),
+    "lambda-min": ("Smallest eigenvalue of the Gram matrix", _fig_lambda_min),
+    "gram-dev": ("Gram matrix deviation from initialisation", _fig_gram_dev),
+    "flips": ("Activation flips per data point", _fig_flips),
+    "phases": ("Time per step by phase", _fig_phases),
+}
+
+
+# --------------------------------------------------------------------------- entry point
+
+def figure_paths(trace_path, outdir):
+    """{figure key: the PNG path it is written to}."""
+    stem = Path(os.fspath(trace_path)).stem
+    return {key: Path(outdir) / f"{stem}-{key}.png" for key in FIGURES}
+
+
+def plot_trace(trace_path, outdir, overwrite=False, figures=FIGURES) -> PlotResult:
+    """Write the figures of a trace as PNGs into outdir (created if needed); returns their paths.
+
+    trace_path is a path or an open Trace. The result is a list of Path with a ``skipped``
+    dict (figure -> reason). Raises PlotDependencyError without matplotlib, TraceError for
+    a file that is not a trace, FileExistsError when a PNG to be written exists and
+    overwrite is false (checked before anything is written; only the figures that have data
+    count, so an old PNG of a figure skipped now is left alone).
+    """
+    mpl = _matplotlib()
+    own = not isinstance(trace_path, Trace)
+    tr = Trace(trace_path) if own else trace_path
+    try:
+        targets = figure_paths(tr.path, outdir)
+        unknown = [f for f in figures if f not in _SPECS]
+        if unknown:
+            raise ValueError(f"unknown figure(s) {', '.join(unknown)}; known: {', '.join(FIGURES)}")
+        drawn, result = [], PlotResult()
+        subtitle = _subtitle(tr)
+        for key in figures:              # drawing is cheap; saving (rendering) is what costs
+            title, draw = _SPECS[key]
+            cv = _Canvas(mpl, title, subtitle)
+            reason = draw(tr, cv)
+            if reason:
+                result.skipped[key] = reason
+            else:
+                drawn.append((key, cv))
+        if not overwrite:                # refuse before writing anything
+            existing = [str(targets[key]) for key, _ in drawn if targets[key].exists()]
+            if existing:
+                more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+                raise FileExistsError(f"{existing[0]} exists{more}; use --overwrite to replace")
+        if drawn:
+            Path(outdir).mkdir(parents=True, exist_ok=True)
+        for key, cv in drawn:
+            path = targets[key]
+            tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+            try:
+                # "tight" grows the canvas if a long legend would otherwise be cut at the edge
+                cv.fig.savefig(tmp, format="png", dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.1)
+                os.replace(tmp, path)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+            result.append(path)
+        return result
+    finally:
+        if own:
+            tr.close()
