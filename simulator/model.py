@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.kernels import jacobian as _jac
+
 STREAMS = ("data", "init", "sketch")
 
 
@@ -54,7 +56,8 @@ class Problem:
         self.a = np.ascontiguousarray(self.a, dtype=np.float64)
         self.W0 = np.ascontiguousarray(self.W0, dtype=np.float64)
         self.b = float(self.b)
-        self.XXt = self.X @ self.X.T
+        XXt = self.X @ self.X.T
+        self.XXt = 0.5 * (XXt + XXt.T)  # exactly symmetric, so every Gram built from it is too
 
     @property
     def n(self):
@@ -119,6 +122,15 @@ class ImplicitWeights:
         """c_r += dC[q] for r = neurons[q] (distinct ids)."""
         rows = self._rows(neurons)
         self.C[rows] += dC
+
+    def add_step(self, K, kptr, kpts, dcv):
+        """c_r += dcv over F_r for r ∈ K, sparse (kernels/jacobian.py layout): O(nnz)."""
+        need = self.moved + K.shape[0]
+        if need > self.C.shape[0]:
+            grown = np.zeros((max(need, 2 * self.C.shape[0]), self.C.shape[1]))
+            grown[:self.moved] = self.C[:self.moved]
+            self.C = grown
+        self.moved = int(_jac.accumulate_coefficients(self.row, self.C, self.moved, K, kptr, kpts, dcv))
 
     def coefficients(self, neurons):
         rows = self.row[neurons]

@@ -186,40 +186,66 @@ class ThresholdTree:
 class FireSetIndex:
     """Fire sets S_i = {r : u_{r,i} > b} for a fixed b, kept directly (SPEC §6).
 
-    O(n) per changed neuron; sorted CSR fire sets and the exact Gram on demand.
+    Owns the leaves (neuron-major, see kernels/fireset.py). O(n) per changed neuron;
+    CSR fire sets and the exact Gram on demand.
     """
 
     def __init__(self, U, b):
         U = _matrix("U", U)
         self.b = _threshold("b", b)
         self.n, self.m = U.shape
+        self._LT = np.ascontiguousarray(U.T)
         self._members, self._pos, self._count = _fs.allocate(self.n, self.m)
-        _fs.build(U, self.b, self._members, self._pos, self._count)
+        _fs.build(self._LT, self.b, self._members, self._pos, self._count)
         self.memberships_changed = 0
+
+    def _rows(self, idx, rows, trusted):
+        if trusted:
+            return idx, rows
+        idx = _neuron_ids("idx", idx, self.m)
+        rows = _matrix("U_rows", rows, cols=self.n)
+        if rows.shape[0] != idx.size:
+            raise ValueError(f"U_rows: expected {idx.size} rows, got {rows.shape[0]}")
+        return idx, rows
 
     def update(self, idx, U_rows, trusted=False):
         """Neurons idx now have leaf values U_rows (len(idx), n).
 
         trusted=True skips the checks (distinct in-range int64 ids, finite float64 rows).
         """
-        if not trusted:
-            idx = _neuron_ids("idx", idx, self.m)
-            U_rows = _matrix("U_rows", U_rows, cols=self.n)
-            if U_rows.shape[0] != idx.size:
-                raise ValueError(f"U_rows: expected {idx.size} rows, got {U_rows.shape[0]}")
-        self.memberships_changed += int(_fs.update(idx, U_rows, self.b, self._members, self._pos, self._count))
+        idx, U_rows = self._rows(idx, U_rows, trusted)
+        self.memberships_changed += int(_fs.update(idx, U_rows, False, self.b, self._LT, self._members,
+                                                   self._pos, self._count))
+
+    def add(self, idx, deltas, trusted=False):
+        """Leaves of neurons idx change by deltas (len(idx), n): u_{r,i} += deltas[q, i]."""
+        idx, deltas = self._rows(idx, deltas, trusted)
+        self.memberships_changed += int(_fs.update(idx, deltas, True, self.b, self._LT, self._members,
+                                                   self._pos, self._count))
+
+    @property
+    def leaves_by_neuron(self):
+        """Read-only view of the leaves, neuron-major: (m, n), [r, i] = u_{r,i}."""
+        view = self._LT.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def leaves(self):
+        """Read-only view of the leaf matrix U (n, m), U[i, r] = u_{r,i}."""
+        return self.leaves_by_neuron.T
 
     def fire_counts(self):
         return self._count.copy()
 
-    def csr(self):
-        """Fire sets as CSR (indptr, indices), ascending neuron ids per point."""
-        return _fs.to_csr(self._members, self._count)
+    def csr(self, sort=True):
+        """Fire sets as CSR (indptr, indices); ascending neuron ids per point unless sort=False."""
+        return _fs.to_csr(self._members, self._count, sort)
 
     def gram(self, X):
         """Exact G = (X Xᵀ) ∘ (B Bᵀ)/m from the incidence (SPEC §1 identity)."""
         X = _matrix("X", X)
         if X.shape[0] != self.n:
             raise ValueError(f"X: expected {self.n} rows, got {X.shape[0]}")
-        indptr, indices = self.csr()
+        indptr, indices = self.csr(sort=False)
         return _fs.gram_from_csr(indptr, indices, X @ X.T, self.m)

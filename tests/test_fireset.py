@@ -66,6 +66,23 @@ def test_updates_keep_the_index_exact():
     assert index.memberships_changed == total_flips > 0
 
 
+def test_add_moves_leaves_and_membership():
+    rng = np.random.default_rng(2)
+    n, m, b = 5, 300, 0.2
+    U = rng.standard_normal((n, m))
+    index = FireSetIndex(U, b)
+    for _ in range(20):
+        idx = rng.choice(m, size=int(rng.integers(0, 40)), replace=False)
+        D = 0.3 * rng.standard_normal((idx.size, n))
+        U[:, idx] += D.T
+        index.add(idx, D)
+        assert np.array_equal(index.leaves, U)
+        check_csr(index, U, b)
+    unsorted = index.csr(sort=False)
+    for i, e in enumerate(naive_fire_sets(U, b)):
+        assert np.array_equal(np.sort(unsorted[1][unsorted[0][i]:unsorted[0][i + 1]]), e)
+
+
 def test_threshold_is_strict():
     U = np.array([[0.5, 0.5000000001, 0.4999999999]])
     indptr, indices = FireSetIndex(U, 0.5).csr()

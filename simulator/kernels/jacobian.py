@@ -1,10 +1,18 @@
 """Sparse Jacobian operations driven by fire sets (seed 002 Algorithm 5, steps 1-3).
 
 J_t ∈ R^{n×md}: row i, block r = (1/√m)·a_r·x_i·1[r ∈ S_i]. Nothing here ever
-forms J or touches a neuron outside K = ∪_i S_i: every kernel costs
-O(nnz·d) or O(nnz) with nnz = Σ_i |S_i|. Fire sets come as CSR arrays
-(indptr (n+1,), indices). `mark` is a caller-owned int64 scratch of length m,
-all −1 on entry and on exit, so no kernel does O(m) work per call.
+forms J or touches a neuron outside K = ∪_i S_i: every kernel costs O(nnz·d),
+O(nnz·n) or O(nnz), nnz = Σ_i |S_i|.
+
+Two views of the same incidence are used:
+- point-major CSR (indptr (n+1,), indices): S_i = indices[indptr[i]:indptr[i+1]],
+  what the index returns and the sketch consumes;
+- neuron-major CSR over K (kptr (|K|+1,), kpts): F_r = kpts[kptr[q]:kptr[q+1]], the
+  points neuron r = K[q] fires on, built once per step by `by_neuron`. Everything
+  done per neuron (Gram counts, G·v, the weight step, leaf refresh) walks this
+  view, so each neuron's data is visited once, contiguously.
+Leaf values are passed neuron-major, LT (m, n) with LT[r, i] = u_{r,i}: a
+neuron's n leaves are adjacent in memory (a strided view of the trees works too).
 """
 
 import math
@@ -14,11 +22,14 @@ from numba import njit
 
 
 @njit(cache=True)
-def union(indptr, indices, mark):
-    """K = ∪_i S_i, ascending, and mark[r] = position of r in K for r ∈ K.
+def by_neuron(indptr, indices, mark, sort):
+    """K = ∪_i S_i and the neuron-major CSR (kptr, kpts); points ascending per neuron.
 
-    The caller must call `unmark(K, mark)` when done with the positions.
+    `mark` is a caller-owned int64 scratch of length m, all −1 on entry and on exit,
+    so nothing here costs O(m). K comes out ascending when `sort` (the tree's batched
+    update wants it), else in first-seen order.
     """
+    n = indptr.shape[0] - 1
     nnz = indices.shape[0]
     K = np.empty(nnz, dtype=np.int64)
     k = 0
@@ -28,99 +39,141 @@ def union(indptr, indices, mark):
             mark[r] = 0
             K[k] = r
             k += 1
-    K = np.sort(K[:k])
+    K = K[:k].copy()
+    if sort:
+        K.sort()
     for q in range(k):
         mark[K[q]] = q
-    return K
-
-
-@njit(cache=True)
-def unmark(K, mark):
-    for q in range(K.shape[0]):
+    kptr = np.zeros(k + 1, dtype=np.int64)
+    for p in range(nnz):
+        kptr[mark[indices[p]] + 1] += 1
+    for q in range(k):
+        kptr[q + 1] += kptr[q]
+    fill = kptr[:k].copy()
+    kpts = np.empty(nnz, dtype=np.int64)
+    for i in range(n):
+        for p in range(indptr[i], indptr[i + 1]):
+            q = mark[indices[p]]
+            kpts[fill[q]] = i
+            fill[q] += 1
+    for q in range(k):
         mark[K[q]] = -1
+    return K, kptr, kpts
 
 
 @njit(cache=True)
-def forward(indptr, indices, leaves, a, b):
+def forward(indptr, indices, LT, a, b):
     """f_i = (1/√m) Σ_{r∈S_i} a_r (u_{r,i} − b): predictions from fire sets and leaves only."""
     n = indptr.shape[0] - 1
-    m = a.shape[0]
     f = np.zeros(n)
     for i in range(n):
         s = 0.0
         for p in range(indptr[i], indptr[i + 1]):
             r = indices[p]
-            s += a[r] * (leaves[i, r] - b)
-        f[i] = s / math.sqrt(m)
+            s += a[r] * (LT[r, i] - b)
+        f[i] = s / math.sqrt(a.shape[0])
     return f
 
 
 @njit(cache=True)
-def gram_matvec(indptr, indices, a, X, v, mark, nK):
-    """G v = A^T (A v) with A = J^T applied through the fire sets: O(nnz·d).
+def gram_counts(kptr, kpts, n):
+    """|S_i ∩ S_j| for all i, j as Σ_r 1[i, j ∈ F_r]: O(Σ_r |F_r|²) (SPEC §6)."""
+    C = np.zeros((n, n), dtype=np.int64)
+    for q in range(kptr.shape[0] - 1):
+        for p in range(kptr[q], kptr[q + 1]):
+            i = kpts[p]
+            for s in range(kptr[q], kptr[q + 1]):
+                C[i, kpts[s]] += 1
+    return C
 
-    mark must hold the positions of K (from `union`); nK = |K|.
-    (A v)_r = (a_r/√m) Σ_{i: r∈S_i} v_i x_i, then (Aᵀ·)_i = Σ_{r∈S_i} (a_r/√m)<(A v)_r, x_i>.
+
+@njit(cache=True)
+def gram_matvec(K, kptr, kpts, a, X, v):
+    """G v = Aᵀ(A v) with A = J_tᵀ applied through the fire sets: O(nnz·d).
+
+    Neuron by neuron: block r of A v is (a_r/√m) Σ_{j∈F_r} v_j x_j (a d-vector, kept
+    in one buffer), and it adds (a_r/√m)<(A v)_r, x_i> to (Aᵀ A v)_i for i ∈ F_r.
     """
     n, d = X.shape
-    m = a.shape[0]
-    s = 1.0 / math.sqrt(m)
-    Av = np.zeros((nK, d))
-    for i in range(n):
-        for p in range(indptr[i], indptr[i + 1]):
-            r = indices[p]
-            q = mark[r]
-            c = a[r] * s * v[i]
-            for k in range(d):
-                Av[q, k] += c * X[i, k]
+    s = 1.0 / math.sqrt(a.shape[0])
     out = np.zeros(n)
-    for i in range(n):
-        acc = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            r = indices[p]
-            q = mark[r]
+    buf = np.empty(d)
+    for q in range(K.shape[0]):
+        c = a[K[q]] * s
+        buf[:] = 0.0
+        for p in range(kptr[q], kptr[q + 1]):
+            j = kpts[p]
+            cj = c * v[j]
+            for k in range(d):
+                buf[k] += cj * X[j, k]
+        for p in range(kptr[q], kptr[q + 1]):
+            i = kpts[p]
             dot = 0.0
             for k in range(d):
-                dot += Av[q, k] * X[i, k]
-            acc += a[r] * s * dot
-        out[i] = acc
+                dot += buf[k] * X[i, k]
+            out[i] += c * dot
     return out
 
 
 @njit(cache=True)
-def step_coefficients(indptr, indices, a, g, mark, nK):
-    """Rows of −J^T g in the basis {x_j}: dC[mark[r], i] = −a_r g_i/√m for r ∈ S_i.
+def step_coefficients(K, kptr, kpts, a, g):
+    """−J_tᵀ g in the basis {x_j}, aligned with kpts: dcv[p] = −a_r g_i/√m for i = kpts[p] ∈ F_r.
 
-    W_{t+1} = W_t − J_t^T g_t moves w_r by −(a_r/√m) Σ_{i: r∈S_i} g_i x_i (Alg. 5, step 3).
+    W_{t+1} = W_t − J_tᵀ g_t moves w_r by −(a_r/√m) Σ_{i∈F_r} g_i x_i (Alg. 5, step 3),
+    i.e. the coefficient of x_i in w_r changes by dcv[p]. O(nnz).
     """
-    n = indptr.shape[0] - 1
-    m = a.shape[0]
-    s = 1.0 / math.sqrt(m)
-    dC = np.zeros((nK, n))
-    for i in range(n):
-        for p in range(indptr[i], indptr[i + 1]):
-            r = indices[p]
-            dC[mark[r], i] = -a[r] * g[i] * s
-    return dC
+    s = 1.0 / math.sqrt(a.shape[0])
+    dcv = np.empty(kpts.shape[0])
+    for q in range(K.shape[0]):
+        c = -a[K[q]] * s
+        for p in range(kptr[q], kptr[q + 1]):
+            dcv[p] = c * g[kpts[p]]
+    return dcv
 
 
 @njit(cache=True)
-def gather_leaves(leaves, K):
-    """U_rows[q, i] = leaves[i, K[q]]: the current leaf values of the neurons in K."""
-    n = leaves.shape[0]
+def accumulate_coefficients(row_of, C, moved, K, kptr, kpts, dcv):
+    """c_r += the step's coefficients for r ∈ K, giving first-time movers the next free row of C.
+
+    C must have room for `moved + len(K)` rows. Returns the new number of rows in use.
+    """
+    for q in range(K.shape[0]):
+        r = K[q]
+        row = row_of[r]
+        if row < 0:
+            row = moved
+            row_of[r] = row
+            moved += 1
+        for p in range(kptr[q], kptr[q + 1]):
+            C[row, kpts[p]] += dcv[p]
+    return moved
+
+
+@njit(cache=True)
+def leaf_deltas(kptr, kpts, dcv, XXt):
+    """Change of every leaf of the neurons in K: Δu_{r,i} = Σ_{j∈F_r} Δc_{r,j} <x_j, x_i>.
+
+    O(|F_r|·n) per neuron and no d: the leaf update of SPEC §6.
+    """
+    nK = kptr.shape[0] - 1
+    n = XXt.shape[0]
+    D = np.zeros((nK, n))
+    for q in range(nK):
+        for p in range(kptr[q], kptr[q + 1]):
+            j = kpts[p]
+            c = dcv[p]
+            for i in range(n):
+                D[q, i] += c * XXt[j, i]
+    return D
+
+
+@njit(cache=True)
+def gather_leaves(LT, K):
+    """U_rows[q, i] = u_{K[q], i}: the current leaf values of the neurons in K."""
+    n = LT.shape[1]
     out = np.empty((K.shape[0], n))
     for q in range(K.shape[0]):
         r = K[q]
         for i in range(n):
-            out[q, i] = leaves[i, r]
+            out[q, i] = LT[r, i]
     return out
-
-
-@njit(cache=True)
-def scatter_leaves(leaves, K, U_rows):
-    """leaves[i, K[q]] = U_rows[q, i]."""
-    n = leaves.shape[0]
-    for q in range(K.shape[0]):
-        r = K[q]
-        for i in range(n):
-            leaves[i, r] = U_rows[q, i]

@@ -23,7 +23,6 @@ import math
 import numpy as np
 
 from simulator.kernels import jacobian as _jac
-from simulator.kernels.fireset import gram_from_csr
 from simulator.model import ImplicitWeights
 from simulator.solvers.base import NumericalError, Solver, check_gram, solve_spd
 from simulator.solvers.regression import (paper_iteration, pcg, preconditioner, sketch_jacobian,
@@ -43,13 +42,12 @@ class Sublinear(Solver):
         self.W = ImplicitWeights(p.W0, p.X)
         if o["index"] == "tree":
             self.tree = ThresholdTree.from_leaves(U0)
-            self._leaves = self.tree.leaves  # read-only view into the trees
+            self._LT = self.tree.leaves.T  # neuron-major read-only view into the trees
             record.counters["nodes_touched"] = self.tree.nodes_touched
         else:
             self.tree = None
-            self._U = U0
-            self._leaves = U0
             self.fireset = FireSetIndex(U0, p.b)
+            self._LT = self.fireset.leaves_by_neuron
         self.mark = np.full(p.m, -1, dtype=np.int64)  # scratch for K, all −1 between calls
         if o["regression"] != "exact-gram":
             self.s, self.nnz = sketch_rows(o, p.n)
@@ -67,64 +65,61 @@ class Sublinear(Solver):
             self.eps_reg = float(o["eps_reg"])
         self.info["eps_reg"] = self.eps_reg
 
-    # fire sets from the chosen index
-    def fire_sets(self):
+    def fire_sets(self, sort=True):
+        """S_i(t) as CSR; the step itself takes them unsorted where order does not matter."""
         if self.tree is not None:
-            return self.tree.query_all(self.problem.b)
-        return self.fireset.csr()
+            return self.tree.query_all(self.problem.b)  # ascending by construction
+        return self.fireset.csr(sort=sort)
 
     def _step(self, record, phase):
         p = self.problem
         o = self.options
         touched0 = self.tree.nodes_touched if self.tree is not None else 0
         with phase("query"):
-            indptr, indices = self.fire_sets()
-            K = _jac.union(indptr, indices, self.mark)
-        try:
-            with phase("query"):
-                counts = np.diff(indptr)
-                if np.any(counts == 0):
-                    check_gram(np.eye(p.n), counts)  # raises, naming the point
-                f = _jac.forward(indptr, indices, self._leaves, p.a, p.b)
-                y_reg = f - p.y
-            if o["regression"] == "exact-gram":
-                with phase("regression"):
-                    G = gram_from_csr(indptr, indices, p.XXt, p.m)
-                    check_gram(G)
-                    g = solve_spd(G, y_reg)
-                iters, res = 1, float(np.linalg.norm(G @ g - y_reg) / max(np.linalg.norm(y_reg), 1e-300))
-            else:
-                with phase("sketch"):
-                    B = sketch_jacobian(o["sketch"], indptr, indices, p, self.s, self.nnz,
-                                        p.sketch_seed + self.t)
-                    R = preconditioner(B)
-                self.last_sketch = (B, (indptr, indices))  # for the measured distortion (metrics)
+            indptr, indices = self.fire_sets(sort=False)
+            counts = np.diff(indptr)
+            if np.any(counts == 0):
+                check_gram(np.eye(p.n), counts)  # raises, naming the point
+            # K = ∪ Q_i with each neuron's points (the tree's batched update wants K ascending)
+            K, kptr, kpts = _jac.by_neuron(indptr, indices, self.mark, self.tree is not None)
+            f = _jac.forward(indptr, indices, self._LT, p.a, p.b)
+            y_reg = f - p.y
+        if o["regression"] == "exact-gram":
+            with phase("regression"):
+                G = p.XXt * _jac.gram_counts(kptr, kpts, p.n) / p.m  # SPEC §1 identity
+                check_gram(G)
+                g = solve_spd(G, y_reg)
+            iters, res = 1, float(np.linalg.norm(G @ g - y_reg) / max(np.linalg.norm(y_reg), 1e-300))
+        else:
+            with phase("sketch"):
+                B = sketch_jacobian(o["sketch"], indptr, indices, p, self.s, self.nnz, p.sketch_seed + self.t)
+                R = preconditioner(B)
+            self.last_sketch = (B, (indptr, indices))  # for the measured distortion (metrics)
 
-                def matvec(v):
-                    return _jac.gram_matvec(indptr, indices, p.a, p.X, v, self.mark, K.shape[0])
+            def matvec(v):  # G v through the sparse A = J_tᵀ, O(nnz·d)
+                return _jac.gram_matvec(K, kptr, kpts, p.a, p.X, v)
 
-                solve = paper_iteration if o["regression"] == "paper" else pcg
-                with phase("regression"):
-                    g, iters, res = solve(matvec, R, y_reg, self.eps_reg, o["reg_max_iter"])
-                record.counters["sketch_rows"] = self.s
-            if not np.isfinite(g).all():
-                raise NumericalError("the regression returned non-finite g")
-            with phase("update"):
-                dC = _jac.step_coefficients(indptr, indices, p.a, g, self.mark, K.shape[0])
-                if o["leaf_update"] == "gram":
-                    # u_{r,i} changes by Σ_j Δc_{r,j} <x_j, x_i>: no d (SPEC §6)
-                    U_rows = _jac.gather_leaves(self._leaves, K) + dC @ p.XXt
-                    self.W.add(K, dC)
+            solve = paper_iteration if o["regression"] == "paper" else pcg
+            with phase("regression"):
+                g, iters, res = solve(matvec, R, y_reg, self.eps_reg, o["reg_max_iter"])
+            record.counters["sketch_rows"] = self.s
+        if not np.isfinite(g).all():
+            raise NumericalError("the regression returned non-finite g")
+        with phase("update"):
+            dcv = _jac.step_coefficients(K, kptr, kpts, p.a, g)
+            self.W.add_step(K, kptr, kpts, dcv)
+            if o["leaf_update"] == "gram":  # u_{r,i} += Σ_j Δc_{r,j} <x_j, x_i>: no d (SPEC §6)
+                D = _jac.leaf_deltas(kptr, kpts, dcv, p.XXt)
+                if self.tree is not None:
+                    self.tree.set_leaves(K, _jac.gather_leaves(self._LT, K) + D, trusted=True)
                 else:
-                    self.W.add(K, dC)
-                    U_rows = self.W.rows(K) @ p.X.T
+                    self.fireset.add(K, D, trusted=True)
+            else:  # u_{r,i} = <w_r(t+1), x_i> from the explicit new weights, O(nd) per neuron
+                U_rows = self.W.rows(K) @ p.X.T
                 if self.tree is not None:
                     self.tree.set_leaves(K, U_rows, trusted=True)
                 else:
-                    _jac.scatter_leaves(self._U, K, U_rows)
                     self.fireset.update(K, U_rows, trusted=True)
-        finally:
-            _jac.unmark(K, self.mark)
         record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(K.shape[0]),
                                fire_total=int(indptr[-1]))
         if self.tree is not None:
@@ -133,10 +128,10 @@ class Sublinear(Solver):
     # views
     def predictions(self):
         indptr, indices = self.fire_sets()
-        return _jac.forward(indptr, indices, self._leaves, self.problem.a, self.problem.b)
+        return _jac.forward(indptr, indices, self._LT, self.problem.a, self.problem.b)
 
     def leaves(self):
-        return np.array(self._leaves)
+        return np.array(self._LT.T)
 
     def weights(self):
         return self.W.dense()
