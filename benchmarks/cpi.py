@@ -58,6 +58,7 @@ import time
 
 import numpy as np
 
+from simulator.engine.runner import available_memory
 from simulator.data import make_dataset
 from simulator.model import default_b, make_problem, streams
 from simulator.ntk import ntk_lambda
@@ -115,22 +116,11 @@ def reexec(env, argv):
     os.execv(sys.executable, [sys.executable, os.path.abspath(__file__)] + argv)
 
 
-def available_bytes():
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def prefault(m, n, d, names):
     """Touch and free about the peak memory the contenders will need at this m (untimed)."""
     dense = any(CONTENDERS[nm][0] != "sublinear" for nm in names)
     words = m * (3 * d + 6 * n) if dense else m * 6 * n
-    nbytes = min(8 * words, available_bytes() // 2)
+    nbytes = min(8 * words, available_memory() // 2)
     chunk = 2**27  # 1 GiB of float64 per chunk, below the mmap threshold: all from the heap
     blocks = []
     left = nbytes // 8
