@@ -58,8 +58,8 @@ import time
 
 import numpy as np
 
-from simulator.engine.runner import available_memory
 from simulator.data import make_dataset
+from simulator.engine.runner import available_memory
 from simulator.model import default_b, make_problem, streams
 from simulator.ntk import ntk_lambda
 from simulator.solvers import get_solver
