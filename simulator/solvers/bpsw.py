@@ -13,6 +13,11 @@ from simulator.solvers.base import check_gram
 from simulator.solvers.dense import DenseSolver
 from simulator.solvers.regression import pcg, preconditioner, sketch_jacobian, sketch_rows
 
+# Neurons per block of the G·v product: a 4096×d block of Jᵀv (1 MiB at d = 32) stays in cache
+# between the two GEMMs that write and read it. Building all of Jᵀv as one (m, d) array was ~30%
+# slower at m = 2^22 (0.40 s against 0.31 s per product, 1 thread).
+_BLOCK = 4096
+
 
 class BPSW(DenseSolver):
     name = "bpsw"
@@ -23,24 +28,39 @@ class BPSW(DenseSolver):
         super()._init(record)
         self.s, self.nnz = sketch_rows(self.options, self.problem.n)
         self.info.update(sketch_rows=self.s, sketch_nnz=self.nnz)
+        self._V = np.empty((min(_BLOCK, self.problem.m), self.problem.d))  # a block of Jᵀv, reused
+
+    def _gv(self, v):
+        """G v = J (Jᵀ v) through the dense J in O(mnd), one block of neurons at a time.
+
+        Jᵀv has rows V_r = (a_r/√m) Σ_i F_ir v_i x_i, i.e. V = Fsᵀ (v ∘ X), and J V has entries
+        (J V)_i = Σ_r (a_r/√m) F_ir <V_r, x_i> = <x_i, (Fs V)_i>: two GEMMs per block, summed over blocks.
+        """
+        X = self.problem.X
+        vX = v[:, None] * X
+        FsV = np.zeros_like(X)
+        for lo in range(0, self.problem.m, _BLOCK):
+            FsT = self._FsT[lo:lo + _BLOCK]  # rows = this block's neurons
+            V = self._V[:FsT.shape[0]]
+            np.matmul(FsT, vX, out=V)  # this block of Jᵀv
+            FsV += FsT.T @ V
+        return np.einsum("ij,ij->i", X, FsV)
 
     def _step(self, record, phase):
         p = self.problem
         with phase("sketch"):
-            counts = self.F.sum(axis=1)
+            indptr, indices = self.fire_sets()
+            counts = np.diff(indptr)
             if np.any(counts == 0):
                 check_gram(self._gram(), counts)  # raises, naming the point
-            indptr, indices = self.fire_sets()
             B = sketch_jacobian(self.options["sketch"], indptr, indices, p, self.s, self.nnz,
                                 p.sketch_seed + self.t)
             R = preconditioner(B)
             self.last_sketch = (B, (indptr, indices))  # for the measured distortion (metrics)
         with phase("regression"):
-            g, iters, res = pcg(lambda v: self._j(self._jt(v)), R, self.f - p.y,
-                                self.options["cg_tol"], self.options["cg_max_iter"])
+            g, iters, res = pcg(self._gv, R, self.f - p.y, self.options["cg_tol"], self.options["cg_max_iter"])
+        moved = self._moved(g)  # needs F_t, which the update overwrites; untimed, like every counter
         with phase("update"):
-            step = self._jt(g)
-            self.W -= step
+            self._add_jt(-1.0, g)  # W ← W − Jᵀg
             self._forward()
-        record.counters.update(reg_iterations=iters, reg_residual=res, sketch_rows=self.s,
-                               neurons_changed=int(np.count_nonzero(np.any(step != 0, axis=1))))
+        record.counters.update(reg_iterations=iters, reg_residual=res, sketch_rows=self.s, neurons_changed=moved)

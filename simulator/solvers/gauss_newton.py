@@ -17,12 +17,13 @@ class GaussNewton(DenseSolver):
 
     def _step(self, record, phase):
         with phase("gram"):
-            G = self._gram()
-            check_gram(G, self.F.sum(axis=1))
+            C = self._overlaps()
+            G = self._gram(C)
+            check_gram(G, np.diag(C))  # diag(F Fᵀ) = |S_i|: an empty fire set is reported by name
         with phase("solve"):
             g = solve_spd(G, self.f - self.problem.y)
+        moved = self._moved(g)  # needs F_t, which the update overwrites; untimed, like every counter
         with phase("update"):
-            step = self._jt(g)
-            self.W -= step
+            self._add_jt(-1.0, g)  # W ← W − Jᵀg
             self._forward()
-        record.counters["neurons_changed"] = int(np.count_nonzero(np.any(step != 0, axis=1)))
+        record.counters["neurons_changed"] = moved
