@@ -191,10 +191,20 @@ class FireSetIndex:
     """
 
     def __init__(self, U, b):
-        U = _matrix("U", U)
+        """Index over the leaf matrix U (n, m), U[i, r] = u_{r,i} (copied)."""
+        self._init(np.ascontiguousarray(_matrix("U", U).T), b)
+
+    @classmethod
+    def from_leaves_by_neuron(cls, LT, b):
+        """Index over neuron-major leaves LT (m, n), e.g. W0 @ Xᵀ; takes LT over without a copy."""
+        self = cls.__new__(cls)
+        self._init(_matrix("LT", LT), b)
+        return self
+
+    def _init(self, LT, b):
         self.b = _threshold("b", b)
-        self.n, self.m = U.shape
-        self._LT = np.ascontiguousarray(U.T)
+        self.m, self.n = LT.shape
+        self._LT = LT
         self._members, self._pos, self._count = _fs.allocate(self.n, self.m)
         _fs.build(self._LT, self.b, self._members, self._pos, self._count)
         self.memberships_changed = 0

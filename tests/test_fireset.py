@@ -83,6 +83,15 @@ def test_add_moves_leaves_and_membership():
         assert np.array_equal(np.sort(unsorted[1][unsorted[0][i]:unsorted[0][i + 1]]), e)
 
 
+def test_neuron_major_construction_is_the_same_index():
+    U = np.random.default_rng(4).standard_normal((4, 333))
+    a, b = FireSetIndex(U, 0.3), FireSetIndex.from_leaves_by_neuron(np.ascontiguousarray(U.T), 0.3)
+    for x, y in zip(a.csr(), b.csr()):
+        assert np.array_equal(x, y)
+    assert np.array_equal(a.leaves, b.leaves)
+    check_csr(b, U, 0.3)
+
+
 def test_threshold_is_strict():
     U = np.array([[0.5, 0.5000000001, 0.4999999999]])
     indptr, indices = FireSetIndex(U, 0.5).csr()

@@ -38,15 +38,15 @@ class Sublinear(Solver):
     def _init(self, record):
         p = self.problem
         o = self.options
-        U0 = p.X @ p.W0.T  # Init: one GEMM for all leaves (Alg. 2)
         self.W = ImplicitWeights(p.W0, p.X)
+        # Init: one GEMM for all leaves (Alg. 2), in the layout each index stores
         if o["index"] == "tree":
-            self.tree = ThresholdTree.from_leaves(U0)
+            self.tree = ThresholdTree.from_leaves(p.X @ p.W0.T)
             self._LT = self.tree.leaves.T  # neuron-major read-only view into the trees
             record.counters["nodes_touched"] = self.tree.nodes_touched
         else:
             self.tree = None
-            self.fireset = FireSetIndex(U0, p.b)
+            self.fireset = FireSetIndex.from_leaves_by_neuron(p.W0 @ p.X.T, p.b)
             self._LT = self.fireset.leaves_by_neuron
         self.mark = np.full(p.m, -1, dtype=np.int64)  # scratch for K, all −1 between calls
         if o["regression"] != "exact-gram":
