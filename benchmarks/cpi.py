@@ -60,7 +60,8 @@ import numpy as np
 
 from simulator.data import make_dataset
 from simulator.engine.runner import available_memory
-from simulator.model import default_b, make_problem, streams
+from simulator.model import make_problem, streams
+from simulator.ntk import default_b
 from simulator.ntk import ntk_lambda
 from simulator.solvers import get_solver
 

@@ -32,6 +32,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator import ntk
 from simulator.solvers import SOLVER_OPTIONS
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -265,8 +266,8 @@ def resolve_b(network):
     if network.b is not None:
         return float(network.b)
     if network.alpha_bar is not None:
-        return math.sqrt(0.5 * (1.0 - network.alpha_bar) * math.log(network.m))
-    return math.sqrt(0.48 * math.log(network.m))
+        return ntk.b_from_alpha_bar(network.m, network.alpha_bar)
+    return ntk.default_b(network.m)
 
 
 # --------------------------------------------------------------------------- value checks

@@ -7,7 +7,6 @@ Randomness: one numpy SeedSequence per run, spawned into named streams, so one
 seed reproduces a run exactly and adding a stream never shifts another.
 """
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,16 +20,6 @@ def streams(seed):
     """Named generators spawned from one master seed (order fixed by STREAMS)."""
     children = np.random.SeedSequence(int(seed)).spawn(len(STREAMS))
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
-
-
-def default_b(m):
-    """b = sqrt(0.48 ln m), seed 002 Algorithm 5 line 5 (natural log, SPEC)."""
-    return math.sqrt(0.48 * math.log(m)) if m > 1 else 0.0
-
-
-def b_from_alpha_bar(m, alpha_bar):
-    """b = sqrt(0.5 (1 − ᾱ) ln m), seed 002 Theorem G.2."""
-    return math.sqrt(0.5 * (1.0 - alpha_bar) * math.log(m)) if m > 1 else 0.0
 
 
 def sigma_b(z, b):
@@ -82,11 +71,6 @@ def make_problem(X, y, m, b, rngs):
     return Problem(X=X, y=y, a=a, W0=W0, b=b, sketch_seed=sketch_seed)
 
 
-def predictions_dense(U, a, b):
-    """f_i = (1/√m) Σ_r a_r σ_b(u_{r,i}) from the full leaf matrix U (n, m)."""
-    return sigma_b(U, b) @ a / math.sqrt(a.shape[0])
-
-
 class ImplicitWeights:
     """w_r(t) = w_r(0) + Σ_j c_{r,j} x_j, with c stored only for neurons that moved (SPEC §6).
 
@@ -102,26 +86,6 @@ class ImplicitWeights:
         self.row = np.full(W0.shape[0], -1, dtype=np.int64)  # neuron -> row of C, -1 if never moved
         self.C = np.zeros((max(1024, X.shape[0]), X.shape[0]))
         self.moved = 0  # number of rows of C in use
-
-    def _rows(self, neurons):
-        """Rows of C for these neurons, allocating rows for first-time movers."""
-        rows = self.row[neurons]
-        new = neurons[rows < 0]
-        if new.size:
-            need = self.moved + new.size
-            if need > self.C.shape[0]:
-                grown = np.zeros((max(need, 2 * self.C.shape[0]), self.C.shape[1]))
-                grown[:self.moved] = self.C[:self.moved]
-                self.C = grown
-            self.row[new] = np.arange(self.moved, need)
-            self.moved = need
-            rows = self.row[neurons]
-        return rows
-
-    def add(self, neurons, dC):
-        """c_r += dC[q] for r = neurons[q] (distinct ids)."""
-        rows = self._rows(neurons)
-        self.C[rows] += dC
 
     def add_step(self, K, kptr, kpts, dcv):
         """c_r += dcv over F_r for r ∈ K, sparse (kernels/jacobian.py layout): O(nnz)."""

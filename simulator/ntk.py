@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import owens_t
 from scipy.stats import norm
 
-from simulator.data import separability  # noqa: F401  (re-export: δ of Def. 2.11)
+from simulator.data import separability  # noqa: F401  (re-export: δ of Def. 2.11)  # noqa: F401  (re-exported: δ belongs with the theory constants)
 
 # Tolerance on ||x_i|| = 1 for the NTK: the Gaussian-correlation identity needs unit rows.
 UNIT_NORM_TOL = 1e-9
@@ -190,8 +190,8 @@ def default_b(m):
 
 
 def b_from_alpha_bar(m, alpha_bar):
-    """b = √(0.5 (1 − ᾱ) ln m) (Thm G.2, ᾱ ∈ (0, 1]), so m·e^{−b²/2} = m^{(3+ᾱ)/4}."""
-    a = _real("alpha_bar", alpha_bar, lo=0.0, lo_open=True, hi=1.0)
+    """b = √(0.5 (1 − ᾱ) ln m) (Thm G.2, ᾱ ∈ [0, 1]), so m·e^{−b²/2} = m^{(3+ᾱ)/4}."""
+    a = _real("alpha_bar", alpha_bar, lo=0.0, hi=1.0)
     return math.sqrt(0.5 * (1.0 - a) * math.log(_m(m)))
 
 

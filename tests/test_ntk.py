@@ -288,7 +288,7 @@ def test_bound_kinds_cover_every_bound_function():
     (lambda: ntk.default_b(0), "m"),
     (lambda: ntk.default_b(-3), "m"),
     (lambda: ntk.default_b(float("nan")), "m"),
-    (lambda: ntk.b_from_alpha_bar(100, 0.0), "alpha_bar"),
+    (lambda: ntk.b_from_alpha_bar(100, -0.1), "alpha_bar"),
     (lambda: ntk.b_from_alpha_bar(100, 1.5), "alpha_bar"),
     (lambda: ntk.drift_radius_R0(10, 0.0), "lam"),
     (lambda: ntk.drift_radius_R0(0, 0.1), "n"),

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from simulator.model import default_b, make_problem, streams
+from simulator.model import make_problem, streams
+from simulator.ntk import default_b
 from simulator.solvers import SOLVER_OPTIONS, get_solver
 
 

@@ -50,7 +50,7 @@ class DenseSolver(Solver):
         sigma = self._FsT  # borrowed as scratch until Fs is written below
         np.subtract(self.UT, p.b, out=sigma)
         np.maximum(sigma, 0.0, out=sigma)
-        self.f = (sigma.T @ p.a) / math.sqrt(p.m)  # f_i = (1/√m) Σ_r a_r σ_b(u_ri), as predictions_dense
+        self.f = (sigma.T @ p.a) / math.sqrt(p.m)  # f_i = (1/√m) Σ_r a_r σ_b(u_ri)
         np.multiply(self._firesT, self._scale[:, None], out=self._FsT)
 
     def _overlaps(self):
