@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import owens_t
 from scipy.stats import norm
 
-from simulator.data import separability  # noqa: F401  (re-export: δ of Def. 2.11)  # noqa: F401  (re-exported: δ belongs with the theory constants)
+from simulator.data import separability  # noqa: F401  (re-export: δ of Def. 2.11)
 
 # Tolerance on ||x_i|| = 1 for the NTK: the Gaussian-correlation identity needs unit rows.
 UNIT_NORM_TOL = 1e-9
