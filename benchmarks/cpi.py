@@ -13,7 +13,9 @@ same problem, all widths run in one process, one contender alive at a time.
 Contenders (name: solver and options):
   sublinear-paper          sublinear, defaults: regression=paper, index=tree, leaf_update=inner-product,
                            OSNAP sketch (the paper-faithful algorithm)
-  sublinear-fast           sublinear, regression=exact-gram, index=fireset, leaf_update=gram (SPEC §6)
+  sublinear-fast           sublinear, regression=exact-gram, index=active, leaf_update=gram (SPEC §6 and
+                           the active-set index: K_{t+1} ⊆ K_t, see solvers/sublinear.py)
+  sublinear-fireset        sublinear, regression=exact-gram, index=fireset, leaf_update=gram
   sublinear-gram-tree      sublinear, regression=exact-gram, index=tree, leaf_update=gram
   sublinear-paper-fireset  sublinear, regression=paper, index=fireset, leaf_update=gram
   bpsw                     seed 003, defaults (CountSketch preconditioner + PCG, dense J)
@@ -67,14 +69,15 @@ from simulator.solvers import get_solver
 
 CONTENDERS = {
     "sublinear-paper": ("sublinear", {}),
-    "sublinear-fast": ("sublinear", {"regression": "exact-gram", "index": "fireset", "leaf_update": "gram"}),
+    "sublinear-fast": ("sublinear", {"regression": "exact-gram", "index": "active", "leaf_update": "gram"}),
+    "sublinear-fireset": ("sublinear", {"regression": "exact-gram", "index": "fireset", "leaf_update": "gram"}),
     "sublinear-gram-tree": ("sublinear", {"regression": "exact-gram", "index": "tree", "leaf_update": "gram"}),
     "sublinear-paper-fireset": ("sublinear", {"regression": "paper", "index": "fireset", "leaf_update": "gram"}),
     "bpsw": ("bpsw", {}),
     "gauss-newton": ("gauss-newton", {}),
     "gd": ("gd", {}),
 }
-EXACT_SUBLINEAR = ("sublinear-fast", "sublinear-gram-tree")  # exact-gram: GN iterates up to round-off
+EXACT_SUBLINEAR = ("sublinear-fast", "sublinear-fireset", "sublinear-gram-tree")  # exact-gram: GN iterates up to round-off
 REFERENCE = "gauss-newton"
 RUN_TO_CAP = ("gd",)  # first-order: always runs --max-iter steps (its time to target shows if it gets there)
 

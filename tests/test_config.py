@@ -103,7 +103,7 @@ def test_scenario_contents():
                                 "eps_sketch": 0.1, "eps_reg": "auto"}
     f = load_scenario("sublinear-fast")
     assert (f.solver.options["regression"], f.solver.options["index"], f.solver.options["leaf_update"]) \
-        == ("exact-gram", "fireset", "gram")
+        == ("exact-gram", "active", "gram")
     assert load_scenario("gd").solver.name == "gd"
     assert load_scenario("gauss-newton").solver.name == "gauss-newton"
     assert load_scenario("bpsw").solver.name == "bpsw"

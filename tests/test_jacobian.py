@@ -82,3 +82,40 @@ def test_empty_fire_sets():
     K, kptr, kpts = jac.by_neuron(indptr, indices, np.full(5, -1, dtype=np.int64), True)
     assert K.size == 0 and np.array_equal(kptr, [0]) and kpts.size == 0
     assert np.array_equal(jac.gram_counts(kptr, kpts, 3), np.zeros((3, 3)))
+
+
+def naive_active(U, b):
+    """Neurons firing on some point (ascending) and, per neuron, its points."""
+    fires = U > b
+    K = np.flatnonzero(fires.any(axis=0))
+    return K, [np.flatnonzero(fires[:, r]) for r in K]
+
+
+def check_active(active, U, b):
+    K, kptr, kpts = active
+    K_ref, pts_ref = naive_active(U, b)
+    assert np.array_equal(K, K_ref)
+    for q in range(K.size):
+        assert np.array_equal(kpts[kptr[q]:kptr[q + 1]], pts_ref[q])
+    indptr, indices = jac.point_major(K, kptr, kpts, U.shape[0])
+    for i in range(U.shape[0]):
+        assert np.array_equal(indices[indptr[i]:indptr[i + 1]], np.flatnonzero(U[i] > b))
+
+
+@pytest.mark.parametrize("m,n", [(1, 2), (5, 3), (3000, 6)])
+def test_active_set_index(m, n):
+    rng = np.random.default_rng(m)
+    b = 0.8
+    U = rng.standard_normal((n, m))
+    LT = np.ascontiguousarray(U.T)
+    active = jac.active_from_leaves(LT, b)
+    check_active(active, U, b)
+    for step in range(6):
+        K = active[0]
+        rows = 0.3 * rng.standard_normal((K.size, n))
+        add = step % 2 == 0
+        U[:, K] = (U[:, K] + rows.T) if add else rows.T
+        active = jac.active_update(K, rows, add, b, LT)
+        assert np.array_equal(LT, U.T)
+        # neurons outside K fired nowhere and did not move: the active set is exact for all of U
+        check_active(active, U, b)

@@ -59,7 +59,7 @@ def rel(a, b):
 
 
 SUBLINEAR_VARIANTS = [dict(regression=r, index=i, leaf_update=u)
-                      for r, i, u in itertools.product(("paper", "pcg", "exact-gram"), ("tree", "fireset"),
+                      for r, i, u in itertools.product(("paper", "pcg", "exact-gram"), ("tree", "fireset", "active"),
                                                        ("inner-product", "gram"))]
 
 

@@ -177,3 +177,87 @@ def gather_leaves(LT, K):
         for i in range(n):
             out[q, i] = LT[r, i]
     return out
+
+
+@njit(cache=True)
+def active_from_leaves(LT, b):
+    """Neurons that fire on some point, ascending, with their points: (K, kptr, kpts). O(mn).
+
+    The start of the active-set index (solvers/sublinear.py, index = "active"). Two sequential
+    passes (count, then fill) so that nothing of size m is allocated beyond the result.
+    """
+    m, n = LT.shape
+    k = 0
+    nnz = 0
+    for r in range(m):
+        c = 0
+        for i in range(n):
+            if LT[r, i] > b:
+                c += 1
+        nnz += c
+        k += c > 0
+    K = np.empty(k, dtype=np.int64)
+    kptr = np.zeros(k + 1, dtype=np.int64)
+    kpts = np.empty(nnz, dtype=np.int64)
+    k = 0
+    nnz = 0
+    for r in range(m):
+        start = nnz
+        for i in range(n):
+            if LT[r, i] > b:
+                kpts[nnz] = i
+                nnz += 1
+        if nnz > start:
+            K[k] = r
+            k += 1
+            kptr[k] = nnz
+    return K, kptr, kpts
+
+
+@njit(cache=True)
+def active_update(K, rows, add, b, LT):
+    """Neurons K get leaves rows[q] (add=False) or LT[r] + rows[q] (add=True); returns the new
+    active set (K', kptr', kpts') ⊆ K with each neuron's points, in one pass over K's leaves.
+
+    Exact because a step moves only neurons of K_t = ∪_i S_i(t): a neuron outside K_t fires on
+    no point and does not move, so it fires on none at t+1 either, and K_{t+1} ⊆ K_t.
+    """
+    n = LT.shape[1]
+    nK = K.shape[0]
+    K2 = np.empty(nK, dtype=np.int64)
+    kptr2 = np.zeros(nK + 1, dtype=np.int64)
+    kpts2 = np.empty(nK * n, dtype=np.int64)
+    k = 0
+    nnz = 0
+    for q in range(nK):
+        r = K[q]
+        start = nnz
+        for i in range(n):
+            u = LT[r, i] + rows[q, i] if add else rows[q, i]
+            LT[r, i] = u
+            if u > b:
+                kpts2[nnz] = i
+                nnz += 1
+        if nnz > start:
+            K2[k] = r
+            k += 1
+            kptr2[k] = nnz
+    return K2[:k].copy(), kptr2[:k + 1].copy(), kpts2[:nnz].copy()
+
+
+@njit(cache=True)
+def point_major(K, kptr, kpts, n):
+    """The point-major CSR (indptr, indices) of a neuron-major one; neurons keep K's order. O(nnz)."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for p in range(kpts.shape[0]):
+        indptr[kpts[p] + 1] += 1
+    for i in range(n):
+        indptr[i + 1] += indptr[i]
+    fill = indptr[:n].copy()
+    indices = np.empty(kpts.shape[0], dtype=np.int64)
+    for q in range(K.shape[0]):
+        for p in range(kptr[q], kptr[q + 1]):
+            i = kpts[p]
+            indices[fill[i]] = K[q]
+            fill[i] += 1
+    return indptr, indices

@@ -45,8 +45,9 @@ SOLVER_OPTIONS: dict[str, dict[str, Option]] = {
     "sublinear": {
         "regression": Option("paper", str, "paper (Alg. 5 iteration) | pcg | exact-gram",
                              choices=("paper", "pcg", "exact-gram")),
-        "index": Option("tree", str, "how fire sets are found: tree (Alg. 2-4) | fireset (SPEC §6)",
-                        choices=("tree", "fireset")),
+        "index": Option("tree", str, "how fire sets are found: tree (Alg. 2-4) | fireset (SPEC §6) | "
+                        "active (K_t's own leaves; K_{t+1} ⊆ K_t, see solvers/sublinear.py)",
+                        choices=("tree", "fireset", "active")),
         "leaf_update": Option("inner-product", str, "inner-product (O(nd) per neuron) | gram (d-free, SPEC §6)",
                               choices=("inner-product", "gram")),
         "sketch": _SKETCH,

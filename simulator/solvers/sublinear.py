@@ -14,8 +14,15 @@ Per iteration (phases as timed):
               products (O(nd) per neuron) or through X Xᵀ (d-free, SPEC §6).
 
 Options (SOLVER_OPTIONS["sublinear"]): regression = paper | pcg | exact-gram,
-index = tree | fireset, leaf_update = inner-product | gram, and the sketch's kind,
-rows and nonzeros per column.
+index = tree | fireset | active, leaf_update = inner-product | gram, and the sketch's
+kind, rows and nonzeros per column.
+
+index = active keeps no per-point structure at all. A step moves only neurons of
+K_t = ∪_i S_i(t); a neuron outside K_t fires on no point and does not move, so it
+fires on none at t+1 either: K_{t+1} ⊆ K_t (the active set only shrinks). The new
+fire sets are therefore read off the leaves of K_t while they are being refreshed,
+in the same pass, and the index is just (K, each neuron's points). Exact, like the
+others; it relies on every step being of the form W − Jᵀg (true here).
 """
 
 import math
@@ -40,15 +47,19 @@ class Sublinear(Solver):
         o = self.options
         self.W = ImplicitWeights(p.W0, p.X)
         # Init: one GEMM for all leaves (Alg. 2), in the layout each index stores
+        self.tree = self.fireset = None
         if o["index"] == "tree":
             self.tree = ThresholdTree.from_leaves(p.X @ p.W0.T)
             self._LT = self.tree.leaves.T  # neuron-major read-only view into the trees
             record.counters["nodes_touched"] = self.tree.nodes_touched
-        else:
-            self.tree = None
+        elif o["index"] == "fireset":
             self.fireset = FireSetIndex.from_leaves_by_neuron(p.W0 @ p.X.T, p.b)
             self._LT = self.fireset.leaves_by_neuron
-        self.mark = np.full(p.m, -1, dtype=np.int64)  # scratch for K, all −1 between calls
+        else:
+            self._LT = p.W0 @ p.X.T  # (m, n), owned by the solver
+            self._active = _jac.active_from_leaves(self._LT, p.b)  # (K, kptr, kpts)
+        if o["index"] != "active":
+            self.mark = np.full(p.m, -1, dtype=np.int64)  # scratch for by_neuron, all −1 between calls
         if o["regression"] != "exact-gram":
             self.s, self.nnz = sketch_rows(o, p.n)
             self.info.update(sketch=o["sketch"], sketch_rows=self.s, sketch_nnz=self.nnz)
@@ -69,7 +80,9 @@ class Sublinear(Solver):
         """S_i(t) as CSR; the step itself takes them unsorted where order does not matter."""
         if self.tree is not None:
             return self.tree.query_all(self.problem.b)  # ascending by construction
-        return self.fireset.csr(sort=sort)
+        if self.fireset is not None:
+            return self.fireset.csr(sort=sort)
+        return _jac.point_major(*self._active, self.problem.n)  # K ascending: ascending per point
 
     def _step(self, record, phase):
         p = self.problem
@@ -81,7 +94,10 @@ class Sublinear(Solver):
             if np.any(counts == 0):
                 check_gram(np.eye(p.n), counts)  # raises, naming the point
             # K = ∪ Q_i with each neuron's points (the tree's batched update wants K ascending)
-            K, kptr, kpts = _jac.by_neuron(indptr, indices, self.mark, self.tree is not None)
+            if self.fireset is None and self.tree is None:
+                K, kptr, kpts = self._active
+            else:
+                K, kptr, kpts = _jac.by_neuron(indptr, indices, self.mark, self.tree is not None)
             f = _jac.forward(indptr, indices, self._LT, p.a, p.b)
             y_reg = f - p.y
         if o["regression"] == "exact-gram":
@@ -112,14 +128,18 @@ class Sublinear(Solver):
                 D = _jac.leaf_deltas(kptr, kpts, dcv, p.XXt)
                 if self.tree is not None:
                     self.tree.set_leaves(K, _jac.gather_leaves(self._LT, K) + D, trusted=True)
-                else:
+                elif self.fireset is not None:
                     self.fireset.add(K, D, trusted=True)
+                else:
+                    self._active = _jac.active_update(K, D, True, p.b, self._LT)
             else:  # u_{r,i} = <w_r(t+1), x_i> from the explicit new weights, O(nd) per neuron
                 U_rows = self.W.rows(K) @ p.X.T
                 if self.tree is not None:
                     self.tree.set_leaves(K, U_rows, trusted=True)
-                else:
+                elif self.fireset is not None:
                     self.fireset.update(K, U_rows, trusted=True)
+                else:
+                    self._active = _jac.active_update(K, U_rows, False, p.b, self._LT)
         record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(K.shape[0]),
                                fire_total=int(indptr[-1]))
         if self.tree is not None:
