@@ -87,13 +87,17 @@ class ImplicitWeights:
         self.C = np.zeros((max(1024, X.shape[0]), X.shape[0]))
         self.moved = 0  # number of rows of C in use
 
-    def add_step(self, K, kptr, kpts, dcv):
-        """c_r += dcv over F_r for r ∈ K, sparse (kernels/jacobian.py layout): O(nnz)."""
-        need = self.moved + K.shape[0]
+    def reserve(self, k):
+        """Make room in C for k more moving neurons."""
+        need = self.moved + k
         if need > self.C.shape[0]:
             grown = np.zeros((max(need, 2 * self.C.shape[0]), self.C.shape[1]))
             grown[:self.moved] = self.C[:self.moved]
             self.C = grown
+
+    def add_step(self, K, kptr, kpts, dcv):
+        """c_r += dcv over F_r for r ∈ K, sparse (kernels/jacobian.py layout): O(nnz)."""
+        self.reserve(K.shape[0])
         self.moved = int(_jac.accumulate_coefficients(self.row, self.C, self.moved, K, kptr, kpts, dcv))
 
     def coefficients(self, neurons):

@@ -108,14 +108,59 @@ def test_active_set_index(m, n):
     b = 0.8
     U = rng.standard_normal((n, m))
     LT = np.ascontiguousarray(U.T)
-    active = jac.active_from_leaves(LT, b)
-    check_active(active, U, b)
+    K, kptr, kpts = jac.active_from_leaves(LT, b)
+    check_active((K, kptr, kpts), U, b)
+    LK = LT[K]
     for step in range(6):
-        K = active[0]
-        rows = 0.3 * rng.standard_normal((K.size, n))
-        add = step % 2 == 0
-        U[:, K] = (U[:, K] + rows.T) if add else rows.T
-        active = jac.active_update(K, rows, add, b, LT)
-        assert np.array_equal(LT, U.T)
+        rows = LK + 0.3 * rng.standard_normal((K.size, n))
+        U[:, K] = rows.T
+        K_old = K
+        K, kptr, kpts, LK, keep = jac.active_update(K, rows, LK, LT, b)
         # neurons outside K fired nowhere and did not move: the active set is exact for all of U
-        check_active(active, U, b)
+        check_active((K, kptr, kpts), U, b)
+        assert np.array_equal(K, K_old[keep]) and np.array_equal(LK, U[:, K].T)
+        left = np.setdiff1d(K_old, K)
+        assert np.array_equal(LT[left], U[:, left].T)  # leavers' leaves written back, frozen
+
+
+def test_fused_active_step_equals_the_composed_kernels():
+    rng = np.random.default_rng(7)
+    m, n, b = 2000, 6, 0.7
+    X = rng.standard_normal((n, 4))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    XXt = X @ X.T
+    a = rng.choice([-1.0, 1.0], size=m)
+    LT1 = rng.standard_normal((m, n))
+    LT2 = LT1.copy()
+    K, kptr, kpts = jac.active_from_leaves(LT1, b)
+    act1 = (K, kptr, kpts, LT1[K])
+    act2 = (K, kptr, kpts, a[K] / math.sqrt(m), np.full(K.size, -1, dtype=np.int64), LT2[K])
+    row1, row2 = np.full(m, -1, dtype=np.int64), np.full(m, -1, dtype=np.int64)
+    C1, C2 = np.zeros((m, n)), np.zeros((m, n))
+    moved1 = moved2 = 0
+    for _ in range(4):
+        g = rng.standard_normal(n)
+        K, kptr, kpts, LK = act1
+        dcv = jac.step_coefficients(K, kptr, kpts, a, g)
+        moved1 = jac.accumulate_coefficients(row1, C1, moved1, K, kptr, kpts, dcv)
+        K1, kptr1, kpts1, LK1, _ = jac.active_update(K, LK + jac.leaf_deltas(kptr, kpts, dcv, XXt), LK, LT1, b)
+        act1 = (K1, kptr1, kpts1, LK1)
+        *act2, moved2 = jac.active_gram_step(*act2[:3], act2[3], act2[4], act2[5], g, XXt, b, LT2, row2, C2,
+                                             moved2)
+        assert moved1 == moved2 and np.array_equal(row1, row2) and np.array_equal(C1, C2)
+        assert np.array_equal(LT1, LT2)
+        for x, y in zip(act1, (act2[0], act2[1], act2[2], act2[5])):
+            assert np.array_equal(x, y)
+        assert np.array_equal(act2[3], a[act2[0]] / math.sqrt(m))  # a_r/√m travels with K
+        assert np.array_equal(act2[4], row2[act2[0]])  # and so does r's row of C
+
+
+def test_forward_active_matches_forward():
+    rng = np.random.default_rng(3)
+    m, n, b = 500, 5, 0.4
+    LT = rng.standard_normal((m, n))
+    a = rng.choice([-1.0, 1.0], size=m)
+    K, kptr, kpts = jac.active_from_leaves(LT, b)
+    indptr, indices = jac.point_major(K, kptr, kpts, n)
+    assert np.allclose(jac.forward_active(kptr, kpts, a[K] / math.sqrt(m), LT[K], b, n),
+                       jac.forward(indptr, indices, LT, a, b), rtol=1e-13, atol=1e-15)

@@ -215,34 +215,52 @@ def active_from_leaves(LT, b):
 
 
 @njit(cache=True)
-def active_update(K, rows, add, b, LT):
-    """Neurons K get leaves rows[q] (add=False) or LT[r] + rows[q] (add=True); returns the new
-    active set (K', kptr', kpts') ⊆ K with each neuron's points, in one pass over K's leaves.
+def active_update(K, rows, LK, LT, b):
+    """Active neurons K get leaves rows[q]; returns the new active set (K', kptr', kpts', LK', keep).
+
+    The active-set index keeps the leaves of the active neurons compact, LK[q] = leaves of K[q], so
+    a step streams through them in order. A neuron that stops firing everywhere leaves the set and
+    its final leaves go back to the full array LT (they never change again). `keep` lists the
+    positions q that stayed, for arrays the caller keeps aligned with K.
 
     Exact because a step moves only neurons of K_t = ∪_i S_i(t): a neuron outside K_t fires on
     no point and does not move, so it fires on none at t+1 either, and K_{t+1} ⊆ K_t.
     """
-    n = LT.shape[1]
+    n = LK.shape[1]
     nK = K.shape[0]
     K2 = np.empty(nK, dtype=np.int64)
+    keep = np.empty(nK, dtype=np.int64)
+    LK2 = np.empty((nK, n))
     kptr2 = np.zeros(nK + 1, dtype=np.int64)
     kpts2 = np.empty(nK * n, dtype=np.int64)
     k = 0
     nnz = 0
     for q in range(nK):
-        r = K[q]
         start = nnz
         for i in range(n):
-            u = LT[r, i] + rows[q, i] if add else rows[q, i]
-            LT[r, i] = u
-            if u > b:
+            if rows[q, i] > b:
                 kpts2[nnz] = i
                 nnz += 1
         if nnz > start:
-            K2[k] = r
+            K2[k] = K[q]
+            keep[k] = q
+            LK2[k] = rows[q]
             k += 1
             kptr2[k] = nnz
-    return K2[:k].copy(), kptr2[:k + 1].copy(), kpts2[:nnz].copy()
+        else:
+            LT[K[q]] = rows[q]
+    return K2[:k].copy(), kptr2[:k + 1].copy(), kpts2[:nnz].copy(), LK2[:k].copy(), keep[:k].copy()
+
+
+@njit(cache=True)
+def forward_active(kptr, kpts, aK, LK, b, n):
+    """f_i = Σ_{r∈S_i} (a_r/√m)(u_{r,i} − b) from the active set, streaming (aK[q] = a_r/√m)."""
+    f = np.zeros(n)
+    for q in range(kptr.shape[0] - 1):
+        for p in range(kptr[q], kptr[q + 1]):
+            i = kpts[p]
+            f[i] += aK[q] * (LK[q, i] - b)
+    return f
 
 
 @njit(cache=True)
@@ -261,3 +279,64 @@ def point_major(K, kptr, kpts, n):
             indices[fill[i]] = K[q]
             fill[i] += 1
     return indptr, indices
+
+
+@njit(cache=True)
+def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, LT, row_of, C, moved):
+    """The whole weight/leaf update of one step for index = active, leaf_update = gram, in one pass.
+
+    Per active neuron q (r = K[q]): the step's coefficients Δc_{r,j} = −a_r g_j/√m for j ∈ F_r go
+    into the implicit weights (C; first-time movers get the next free row, so C needs room for
+    moved + len(K) rows), its leaves move by Σ_j Δc_{r,j}<x_j, x_i> (SPEC §6), and the new active
+    set is read off as in `active_update`. Everything per neuron travels with K — aK[q] = a_r/√m,
+    rowK[q] = r's row of C (−1 before it first moves), LK[q] = its leaves — so the pass streams;
+    the only scattered writes are for neurons that leave the set or move for the first time.
+    Returns (K', kptr', kpts', aK', rowK', LK', moved).
+    """
+    n = LK.shape[1]
+    nK = K.shape[0]
+    buf = np.empty(n)
+    K2 = np.empty(nK, dtype=np.int64)
+    aK2 = np.empty(nK)
+    rowK2 = np.empty(nK, dtype=np.int64)
+    LK2 = np.empty((nK, n))
+    kptr2 = np.zeros(nK + 1, dtype=np.int64)
+    kpts2 = np.empty(nK * n, dtype=np.int64)
+    k = 0
+    nnz = 0
+    for q in range(nK):
+        r = K[q]
+        c = -aK[q]
+        row = rowK[q]
+        if row < 0:
+            row = moved
+            row_of[r] = row
+            moved += 1
+        for i in range(n):
+            buf[i] = 0.0
+        for p in range(kptr[q], kptr[q + 1]):
+            j = kpts[p]
+            dc = c * g[j]
+            C[row, j] += dc
+            for i in range(n):
+                buf[i] += dc * XXt[j, i]
+        start = nnz
+        for i in range(n):
+            u = LK[q, i] + buf[i]
+            buf[i] = u
+            if u > b:
+                kpts2[nnz] = i
+                nnz += 1
+        if nnz > start:
+            K2[k] = r
+            aK2[k] = aK[q]
+            rowK2[k] = row
+            for i in range(n):
+                LK2[k, i] = buf[i]
+            k += 1
+            kptr2[k] = nnz
+        else:
+            for i in range(n):
+                LT[r, i] = buf[i]
+    return (K2[:k].copy(), kptr2[:k + 1].copy(), kpts2[:nnz].copy(), aK2[:k].copy(), rowK2[:k].copy(),
+            LK2[:k].copy(), moved)

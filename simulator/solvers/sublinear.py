@@ -56,8 +56,14 @@ class Sublinear(Solver):
             self.fireset = FireSetIndex.from_leaves_by_neuron(p.W0 @ p.X.T, p.b)
             self._LT = self.fireset.leaves_by_neuron
         else:
-            self._LT = p.W0 @ p.X.T  # (m, n), owned by the solver
+            # leaves of every neuron (frozen once a neuron leaves the active set) and, aligned with
+            # the active set K, its neurons' leaves, a_r/√m and rows of the implicit weights
+            self._LT = p.W0 @ p.X.T
             self._active = _jac.active_from_leaves(self._LT, p.b)  # (K, kptr, kpts)
+            K = self._active[0]
+            self._LK = self._LT[K]
+            self._aK = p.a[K] / math.sqrt(p.m)
+            self._rowK = np.full(K.shape[0], -1, dtype=np.int64)
         if o["index"] != "active":
             self.mark = np.full(p.m, -1, dtype=np.int64)  # scratch for by_neuron, all −1 between calls
         if o["regression"] != "exact-gram":
@@ -98,7 +104,7 @@ class Sublinear(Solver):
                 K, kptr, kpts = self._active
             else:
                 K, kptr, kpts = _jac.by_neuron(indptr, indices, self.mark, self.tree is not None)
-            f = _jac.forward(indptr, indices, self._LT, p.a, p.b)
+            f = self._forward(indptr, indices)
             y_reg = f - p.y
         if o["regression"] == "exact-gram":
             with phase("regression"):
@@ -122,36 +128,60 @@ class Sublinear(Solver):
         if not np.isfinite(g).all():
             raise NumericalError("the regression returned non-finite g")
         with phase("update"):
-            dcv = _jac.step_coefficients(K, kptr, kpts, p.a, g)
-            self.W.add_step(K, kptr, kpts, dcv)
-            if o["leaf_update"] == "gram":  # u_{r,i} += Σ_j Δc_{r,j} <x_j, x_i>: no d (SPEC §6)
-                D = _jac.leaf_deltas(kptr, kpts, dcv, p.XXt)
-                if self.tree is not None:
-                    self.tree.set_leaves(K, _jac.gather_leaves(self._LT, K) + D, trusted=True)
-                elif self.fireset is not None:
-                    self.fireset.add(K, D, trusted=True)
-                else:
-                    self._active = _jac.active_update(K, D, True, p.b, self._LT)
-            else:  # u_{r,i} = <w_r(t+1), x_i> from the explicit new weights, O(nd) per neuron
-                U_rows = self.W.rows(K) @ p.X.T
-                if self.tree is not None:
-                    self.tree.set_leaves(K, U_rows, trusted=True)
-                elif self.fireset is not None:
-                    self.fireset.update(K, U_rows, trusted=True)
-                else:
-                    self._active = _jac.active_update(K, U_rows, False, p.b, self._LT)
+            if self.tree is None and self.fireset is None and o["leaf_update"] == "gram":
+                # active set + d-free leaves: weights, leaves and the next fire sets in one pass
+                self.W.reserve(K.shape[0])
+                K2, kptr2, kpts2, self._aK, self._rowK, self._LK, self.W.moved = _jac.active_gram_step(
+                    K, kptr, kpts, self._aK, self._rowK, self._LK, g, p.XXt, p.b, self._LT, self.W.row,
+                    self.W.C, self.W.moved)
+                self._active = (K2, kptr2, kpts2)
+            else:
+                self._update(K, kptr, kpts, g)
         record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(K.shape[0]),
                                fire_total=int(indptr[-1]))
         if self.tree is not None:
             record.counters["nodes_touched"] = self.tree.nodes_touched - touched0
 
+    def _update(self, K, kptr, kpts, g):
+        """W_{t+1} = W_t − J_tᵀ g_t on the neurons of K (implicitly), and their leaves refreshed."""
+        p = self.problem
+        dcv = _jac.step_coefficients(K, kptr, kpts, p.a, g)
+        self.W.add_step(K, kptr, kpts, dcv)
+        if self.options["leaf_update"] == "gram":  # u_{r,i} += Σ_j Δc_{r,j} <x_j, x_i>: no d (SPEC §6)
+            D = _jac.leaf_deltas(kptr, kpts, dcv, p.XXt)
+            if self.tree is not None:
+                self.tree.set_leaves(K, _jac.gather_leaves(self._LT, K) + D, trusted=True)
+            else:
+                self.fireset.add(K, D, trusted=True)
+            return
+        U_rows = self.W.rows(K) @ p.X.T  # u_{r,i} = <w_r(t+1), x_i>, O(nd) per neuron
+        if self.tree is not None:
+            self.tree.set_leaves(K, U_rows, trusted=True)
+        elif self.fireset is not None:
+            self.fireset.update(K, U_rows, trusted=True)
+        else:
+            K2, kptr2, kpts2, self._LK, keep = _jac.active_update(K, U_rows, self._LK, self._LT, p.b)
+            self._active = (K2, kptr2, kpts2)
+            self._aK = self._aK[keep]
+            self._rowK = self.W.row[K2]
+
     # views
+    def _forward(self, indptr, indices):
+        """f_t from fire sets and leaves only."""
+        p = self.problem
+        if self.tree is None and self.fireset is None:
+            _, kptr, kpts = self._active
+            return _jac.forward_active(kptr, kpts, self._aK, self._LK, p.b, p.n)
+        return _jac.forward(indptr, indices, self._LT, p.a, p.b)
+
     def predictions(self):
-        indptr, indices = self.fire_sets()
-        return _jac.forward(indptr, indices, self._LT, self.problem.a, self.problem.b)
+        return self._forward(*self.fire_sets())
 
     def leaves(self):
-        return np.array(self._LT.T)
+        U = np.array(self._LT)
+        if self.tree is None and self.fireset is None:
+            U[self._active[0]] = self._LK  # the active neurons' leaves live in LK
+        return np.ascontiguousarray(U.T)
 
     def weights(self):
         return self.W.dense()
