@@ -79,10 +79,10 @@ class ImplicitWeights:
     Drift ‖w_r(t) − w_r(0)‖² = c_rᵀ (X Xᵀ) c_r.
     """
 
-    def __init__(self, W0, X):
+    def __init__(self, W0, X, XXt):
         self.W0 = W0
         self.X = X
-        self.XXt = X @ X.T
+        self.XXt = XXt  # X Xᵀ, the problem's
         self.row = np.full(W0.shape[0], -1, dtype=np.int64)  # neuron -> row of C, -1 if never moved
         self.C = np.zeros((max(1024, X.shape[0]), X.shape[0]))
         self.moved = 0  # number of rows of C in use

@@ -59,11 +59,17 @@ def resolve_options(name, options):
     return {key: (options or {}).get(key, opt.default) for key, opt in table.items()}
 
 
-def check_gram(G, fire_counts=None):
-    """Raise NumericalError when G is singular or too ill-conditioned to solve with."""
-    if fire_counts is not None and np.any(fire_counts == 0):
+def check_fire_counts(fire_counts):
+    """Raise NumericalError naming the first point with an empty fire set (its row of J_t is zero)."""
+    if np.any(fire_counts == 0):
         i = int(np.flatnonzero(fire_counts == 0)[0])
         raise NumericalError(f"point {i} has an empty fire set, so G_t is singular (row {i} of J_t is zero)")
+
+
+def check_gram(G, fire_counts=None):
+    """Raise NumericalError when G is singular or too ill-conditioned to solve with."""
+    if fire_counts is not None:
+        check_fire_counts(fire_counts)
     if not np.isfinite(G).all():
         raise NumericalError("G_t has non-finite entries")
     w = np.linalg.eigvalsh(G)

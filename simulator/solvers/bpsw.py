@@ -9,7 +9,7 @@ applied through the dense J in O(mnd). O(mnd + n³) per iteration.
 
 import numpy as np
 
-from simulator.solvers.base import check_gram
+from simulator.solvers.base import check_fire_counts
 from simulator.solvers.dense import DenseSolver
 from simulator.solvers.regression import pcg, preconditioner, sketch_jacobian, sketch_rows
 
@@ -50,9 +50,7 @@ class BPSW(DenseSolver):
         p = self.problem
         with phase("sketch"):
             indptr, indices = self.fire_sets()
-            counts = np.diff(indptr)
-            if np.any(counts == 0):
-                check_gram(self._gram(), counts)  # raises, naming the point
+            check_fire_counts(np.diff(indptr))
             B = sketch_jacobian(self.options["sketch"], indptr, indices, p, self.s, self.nnz,
                                 p.sketch_seed + self.t)
             R = preconditioner(B)

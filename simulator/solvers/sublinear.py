@@ -31,7 +31,7 @@ import numpy as np
 
 from simulator.kernels import jacobian as _jac
 from simulator.model import ImplicitWeights
-from simulator.solvers.base import NumericalError, Solver, check_gram, solve_spd
+from simulator.solvers.base import NumericalError, Solver, check_fire_counts, check_gram, solve_spd
 from simulator.solvers.regression import (paper_iteration, pcg, preconditioner, sketch_jacobian,
                                           sketch_rows)
 from simulator.tree import FireSetIndex, ThresholdTree
@@ -45,7 +45,7 @@ class Sublinear(Solver):
     def _init(self, record):
         p = self.problem
         o = self.options
-        self.W = ImplicitWeights(p.W0, p.X)
+        self.W = ImplicitWeights(p.W0, p.X, p.XXt)
         # Init: one GEMM for all leaves (Alg. 2), in the layout each index stores
         self.tree = self.fireset = None
         if o["index"] == "tree":
@@ -95,14 +95,17 @@ class Sublinear(Solver):
         o = self.options
         touched0 = self.tree.nodes_touched if self.tree is not None else 0
         with phase("query"):
-            indptr, indices = self.fire_sets(sort=False)
-            counts = np.diff(indptr)
-            if np.any(counts == 0):
-                check_gram(np.eye(p.n), counts)  # raises, naming the point
-            # K = ∪ Q_i with each neuron's points (the tree's batched update wants K ascending)
             if self.fireset is None and self.tree is None:
+                # the active set is already neuron-major; the point-major view only feeds a sketch
                 K, kptr, kpts = self._active
+                check_fire_counts(np.bincount(kpts, minlength=p.n))
+                indptr = indices = None
+                if o["regression"] != "exact-gram":
+                    indptr, indices = self.fire_sets(sort=False)
             else:
+                indptr, indices = self.fire_sets(sort=False)
+                check_fire_counts(np.diff(indptr))
+                # K = ∪ Q_i with each neuron's points (the tree's batched update wants K ascending)
                 K, kptr, kpts = _jac.by_neuron(indptr, indices, self.mark, self.tree is not None)
             f = self._forward(indptr, indices)
             y_reg = f - p.y
@@ -138,7 +141,7 @@ class Sublinear(Solver):
             else:
                 self._update(K, kptr, kpts, g)
         record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(K.shape[0]),
-                               fire_total=int(indptr[-1]))
+                               fire_total=int(kpts.shape[0]))
         if self.tree is not None:
             record.counters["nodes_touched"] = self.tree.nodes_touched - touched0
 
