@@ -3,7 +3,9 @@
 Exit codes: 0 success, 1 the run failed (or a check failed), 2 usage or input error.
 """
 
+import contextlib
 import json
+import signal
 import sys
 
 import click
@@ -12,6 +14,30 @@ from simulator import __version__
 
 EXIT_FAILED = 1
 EXIT_INPUT = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler or `kill`) turned into an interrupt, so the trace is closed as `interrupted`."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Within the block SIGTERM raises Terminated. SIGINT keeps its disposition: Python raises
+    KeyboardInterrupt on Ctrl-C, and a shell that started the run in the background without job
+    control has it ignored on purpose, which we respect."""
+    def handler(signum, frame):
+        raise Terminated(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted_exit(exc, what):
+    click.echo(f"interrupted ({exc or 'Ctrl-C'}): {what}", err=True)
+    sys.exit(128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT))
 
 
 def _fail_input(message):
@@ -81,16 +107,16 @@ def run(name, overrides, seed, out, overwrite, quiet):
 
     try:
         scenario = load(name, overrides, seed)
-        result = run_scenario(scenario, out=out, overwrite=overwrite, quiet=quiet)
+        with _sigterm_interrupts():
+            result = run_scenario(scenario, out=out, overwrite=overwrite, quiet=quiet)
     except InputError as exc:
         _fail_input(str(exc))
     except RunFailed as exc:
         click.echo(f"run failed: {exc}", err=True)
         click.echo(f"trace: {exc.path}")
         sys.exit(EXIT_FAILED)
-    except KeyboardInterrupt:
-        click.echo("interrupted: the trace is marked 'interrupted' and keeps every completed iteration", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted_exit(exc, "the trace is marked 'interrupted' and keeps every completed iteration")
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"scenario   {scenario.name} (solver {scenario.solver.name}, m={scenario.network.m}, "
@@ -227,13 +253,13 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
     if workers is not None and workers < 1:
         _fail_input(f"--workers: must be a positive integer, got {workers}")
     try:
-        result = run_sweep(name, grid, workers=workers, out_dir=out, scheduler=scheduler, progress=not quiet,
-                           overrides=overrides, overwrite=overwrite, fit=fit_key)
+        with _sigterm_interrupts():
+            result = run_sweep(name, grid, workers=workers, out_dir=out, scheduler=scheduler, progress=not quiet,
+                               overrides=overrides, overwrite=overwrite, fit=fit_key)
     except SweepInputError as exc:
         _fail_input(str(exc))
-    except KeyboardInterrupt:
-        click.echo("interrupted: the summary holds the points that finished", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted_exit(exc, "the summary holds the points that finished")
     shape = " x ".join(f"{k} ({len(v)})" for k, v in result.grid)
     where = f"scheduler {result.scheduler}" if result.scheduler else f"{result.workers} workers"
     total = len(result.rows)

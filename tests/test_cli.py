@@ -221,10 +221,18 @@ LONG = ["quickstart", "--set", "solver.name=gd", "--set", "network.m=2048", "--s
         "--set", "stopping.rel_loss_target=0.0", "--quiet"]
 
 
+def _as_from_a_terminal():
+    # A run started from a terminal has SIGINT at its default, so Python turns Ctrl-C into
+    # KeyboardInterrupt. CI may start pytest in the background of a shell without job control,
+    # where SIGINT is inherited as ignored; undo that for the child.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_run(out):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "simulator", "run", *LONG, "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=_as_from_a_terminal)
 
 
 def wait_for_iterations(out, k, proc, timeout=60):
@@ -242,8 +250,10 @@ def wait_for_iterations(out, k, proc, timeout=60):
     raise AssertionError("the run made no progress")
 
 
-@pytest.mark.parametrize("sig, status", [(signal.SIGKILL, "running"), (signal.SIGINT, "interrupted")])
-def test_killed_run_leaves_a_readable_trace(tmp_path, sig, status):
+@pytest.mark.parametrize("sig, status, code", [(signal.SIGKILL, "running", -signal.SIGKILL),
+                                               (signal.SIGINT, "interrupted", 130),
+                                               (signal.SIGTERM, "interrupted", 143)])
+def test_killed_run_leaves_a_readable_trace(tmp_path, sig, status, code):
     out = tmp_path / "k.h5"
     proc = start_run(out)
     try:
@@ -260,5 +270,6 @@ def test_killed_run_leaves_a_readable_trace(tmp_path, sig, status):
         assert tr["loss"].shape == (T + 1,) and np.isfinite(tr["loss"]).all()
         assert tr["step_seconds"].shape[0] in (T, T + 1)
         assert np.all(np.diff(tr["loss"]) <= 1e-12)  # gd with a stable step never increases the loss
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130
+        if sig == signal.SIGTERM:
+            assert "SIGTERM" in tr.attrs["error"]
+    assert proc.returncode == code

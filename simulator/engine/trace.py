@@ -602,7 +602,7 @@ class TraceWriter:
             if exc_type is None:
                 self.finish("completed")
             elif issubclass(exc_type, KeyboardInterrupt):
-                self.finish("interrupted", "KeyboardInterrupt")
+                self.finish("interrupted", f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__)
             else:
                 msg = f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__
                 self.finish("failed", msg)
