@@ -147,10 +147,10 @@ def inspect(trace, as_json):
     for key in ("b", "lambda", "delta", "R0"):
         if key in summary["theory"]:
             click.echo(f"{key:10s} {summary['theory'][key]:.6g}")
-    click.echo(f"{'metric':18s} {'units':10s} {'first':>12s} {'last':>12s} {'min':>12s} {'max':>12s}")
+    click.echo(f"{'metric':18s} {'units':13s} {'first':>12s} {'last':>12s} {'min':>12s} {'max':>12s}")
     for name, m in summary["metrics"].items():
         cells = [f"{m[k]:12.5g}" if m[k] is not None else f"{'-':>12s}" for k in ("first", "last", "min", "max")]
-        click.echo(f"{name:18s} {m['units'][:10]:10s} " + " ".join(cells))
+        click.echo(f"{name:18s} {m['units']:13s} " + " ".join(cells))
 
 
 @cli.command()

@@ -92,6 +92,8 @@ def test_every_solver_runs_from_the_cli(tmp_path, solver):
     assert result.exit_code == 0, result.output
     with Trace(out) as tr:
         assert tr.attrs["solver"] == solver and tr.status == "completed"
+        for name in tr.names():  # every recorded metric says what it is
+            assert tr.units(name) and tr.description(name), name
 
 
 def test_same_seed_gives_identical_traces_apart_from_timings(tmp_path):
