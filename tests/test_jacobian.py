@@ -115,12 +115,23 @@ def test_active_set_index(m, n):
         rows = LK + 0.3 * rng.standard_normal((K.size, n))
         U[:, K] = rows.T
         K_old = K
-        K, kptr, kpts, LK, keep = jac.active_update(K, rows, LK, LT, b)
+        K, kptr, kpts, LK, keep, left = jac.active_update(K, rows, LK, b)
         # neurons outside K fired nowhere and did not move: the active set is exact for all of U
         check_active((K, kptr, kpts), U, b)
         assert np.array_equal(K, K_old[keep]) and np.array_equal(LK, U[:, K].T)
-        left = np.setdiff1d(K_old, K)
-        assert np.array_equal(LT[left], U[:, left].T)  # leavers' leaves written back, frozen
+        assert np.array_equal(K_old[left], np.setdiff1d(K_old, K))  # the leavers, by position
+        assert np.all(rows[left] <= b)
+
+
+@pytest.mark.parametrize("m,n,block", [(1, 2, 4), (7, 3, 2), (3000, 6, 256), (3000, 6, 4096)])
+def test_active_from_weights_is_active_from_leaves_blockwise(m, n, block):
+    rng = np.random.default_rng(m + block)
+    W0, X = rng.standard_normal((m, 4)), rng.standard_normal((n, 4))
+    LT = W0 @ X.T
+    K, kptr, kpts, LK = jac.active_from_weights(W0, X, 0.5, block=block)
+    for x, y in zip((K, kptr, kpts), jac.active_from_leaves(LT, 0.5)):
+        assert np.array_equal(x, y)
+    assert np.allclose(LK, LT[K], rtol=0, atol=1e-14)
 
 
 def test_fused_active_step_equals_the_composed_kernels():
@@ -130,29 +141,32 @@ def test_fused_active_step_equals_the_composed_kernels():
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     XXt = X @ X.T
     a = rng.choice([-1.0, 1.0], size=m)
-    LT1 = rng.standard_normal((m, n))
-    LT2 = LT1.copy()
-    K, kptr, kpts = jac.active_from_leaves(LT1, b)
-    act1 = (K, kptr, kpts, LT1[K])
-    act2 = (K, kptr, kpts, a[K] / math.sqrt(m), np.full(K.size, -1, dtype=np.int64), LT2[K])
+    LT = rng.standard_normal((m, n))
+    K, kptr, kpts = jac.active_from_leaves(LT, b)
+    act1 = (K, kptr, kpts, LT[K])
+    act2 = (K, kptr, kpts, a[K] / math.sqrt(m), np.full(K.size, -1, dtype=np.int64), LT[K])
     row1, row2 = np.full(m, -1, dtype=np.int64), np.full(m, -1, dtype=np.int64)
     C1, C2 = np.zeros((m, n)), np.zeros((m, n))
-    moved1 = moved2 = 0
+    moved1 = moved2 = leavers = 0
     for _ in range(4):
         g = rng.standard_normal(n)
         K, kptr, kpts, LK = act1
         dcv = jac.step_coefficients(K, kptr, kpts, a, g)
         moved1 = jac.accumulate_coefficients(row1, C1, moved1, K, kptr, kpts, dcv)
-        K1, kptr1, kpts1, LK1, _ = jac.active_update(K, LK + jac.leaf_deltas(kptr, kpts, dcv, XXt), LK, LT1, b)
+        rows = LK + jac.leaf_deltas(kptr, kpts, dcv, XXt)
+        K1, kptr1, kpts1, LK1, _, left1 = jac.active_update(K, rows, LK, b)
         act1 = (K1, kptr1, kpts1, LK1)
-        *act2, moved2 = jac.active_gram_step(*act2[:3], act2[3], act2[4], act2[5], g, XXt, b, LT2, row2, C2,
-                                             moved2)
+        LK2_old = act2[5]
+        *act2, moved2, left2 = jac.active_gram_step(*act2[:3], act2[3], act2[4], act2[5], g, XXt, b, row2, C2,
+                                                    moved2)
         assert moved1 == moved2 and np.array_equal(row1, row2) and np.array_equal(C1, C2)
-        assert np.array_equal(LT1, LT2)
+        assert np.array_equal(left1, left2) and np.array_equal(rows[left1], LK2_old[left2])
+        leavers += left1.size
         for x, y in zip(act1, (act2[0], act2[1], act2[2], act2[5])):
             assert np.array_equal(x, y)
         assert np.array_equal(act2[3], a[act2[0]] / math.sqrt(m))  # a_r/√m travels with K
         assert np.array_equal(act2[4], row2[act2[0]])  # and so does r's row of C
+    assert leavers > 0  # the write-back of leavers' leaves was exercised
 
 
 def test_forward_active_matches_forward():

@@ -105,6 +105,8 @@ def test_sublinear_reproduces_dense_gauss_newton(options):
         assert rel(s.predictions(), ref.predictions()) < 1e-8
         assert rel(s.weights(), ref.weights()) < 1e-8
         assert rel(s.drift(), ref.drift()) < 1e-8
+        # every neuron's leaves, including those that left the active set, are <w_r(t), x_i>
+        assert np.abs(s.leaves() - p.X @ s.weights().T).max() < 1e-12
 
 
 def test_bpsw_matches_gauss_newton_within_its_tolerance():

@@ -183,6 +183,8 @@ def gather_leaves(LT, K):
 def active_from_leaves(LT, b):
     """Neurons that fire on some point, ascending, with their points: (K, kptr, kpts). O(mn).
 
+    `active_from_weights` applies it block by block, so the (m, n) leaves never exist whole.
+
     The start of the active-set index (solvers/sublinear.py, index = "active"). Two sequential
     passes (count, then fill) so that nothing of size m is allocated beyond the result.
     """
@@ -214,14 +216,49 @@ def active_from_leaves(LT, b):
     return K, kptr, kpts
 
 
+#: neurons per block of `active_from_weights`: a (block, n) float64 buffer stays in cache (2 MiB at n = 16)
+ACTIVE_BLOCK = 1 << 14
+
+
+def active_from_weights(W0, X, b, block=ACTIVE_BLOCK):
+    """(K, kptr, kpts, LK) of the active-set index at t = 0, from the weights: u_{r,i} = <w_r, x_i>.
+
+    The same result as `active_from_leaves(W0 @ X.T, b)` plus the active neurons' leaves, but the
+    (m, n) leaves are computed one block of neurons at a time into one reused buffer, so Init
+    reads W0 once and writes only the active part: no O(mn) array is ever allocated (512 MiB at
+    m = 2^22, n = 16, whose first-touch page faults cost more than the GEMM itself).
+    """
+    m = W0.shape[0]
+    n = X.shape[0]
+    XT = np.ascontiguousarray(X.T)
+    buf = np.empty((min(block, m), n))
+    parts = []
+    for start in range(0, m, block):
+        Wb = W0[start:start + block]
+        U = buf[:Wb.shape[0]]
+        np.matmul(Wb, XT, out=U)
+        Kb, kptrb, kptsb = active_from_leaves(U, b)
+        parts.append((Kb + start, kptrb, kptsb, U[Kb]))
+    K = np.concatenate([q[0] for q in parts])
+    kpts = np.concatenate([q[2] for q in parts])
+    kptr = np.zeros(K.shape[0] + 1, dtype=np.int64)
+    k = nnz = 0
+    for Kb, kptrb, kptsb, _ in parts:
+        kptr[k + 1:k + 1 + Kb.shape[0]] = kptrb[1:] + nnz
+        k += Kb.shape[0]
+        nnz += kptsb.shape[0]
+    LK = np.concatenate([q[3] for q in parts])
+    return K, kptr, kpts, LK
+
+
 @njit(cache=True)
-def active_update(K, rows, LK, LT, b):
-    """Active neurons K get leaves rows[q]; returns the new active set (K', kptr', kpts', LK', keep).
+def active_update(K, rows, LK, b):
+    """Active neurons K get leaves rows[q]; returns the new active set (K', kptr', kpts', LK', keep, left).
 
     The active-set index keeps the leaves of the active neurons compact, LK[q] = leaves of K[q], so
-    a step streams through them in order. A neuron that stops firing everywhere leaves the set and
-    its final leaves go back to the full array LT (they never change again). `keep` lists the
-    positions q that stayed, for arrays the caller keeps aligned with K.
+    a step streams through them in order. `keep` lists the positions q that stayed, for arrays the
+    caller keeps aligned with K; `left` the positions of the neurons that stopped firing everywhere
+    (their leaves, rows[left], never change again).
 
     Exact because a step moves only neurons of K_t = ∪_i S_i(t): a neuron outside K_t fires on
     no point and does not move, so it fires on none at t+1 either, and K_{t+1} ⊆ K_t.
@@ -230,10 +267,12 @@ def active_update(K, rows, LK, LT, b):
     nK = K.shape[0]
     K2 = np.empty(nK, dtype=np.int64)
     keep = np.empty(nK, dtype=np.int64)
+    left = np.empty(nK, dtype=np.int64)
     LK2 = np.empty((nK, n))
     kptr2 = np.zeros(nK + 1, dtype=np.int64)
     kpts2 = np.empty(nK * n, dtype=np.int64)
     k = 0
+    nleft = 0
     nnz = 0
     for q in range(nK):
         start = nnz
@@ -248,8 +287,10 @@ def active_update(K, rows, LK, LT, b):
             k += 1
             kptr2[k] = nnz
         else:
-            LT[K[q]] = rows[q]
-    return K2[:k].copy(), kptr2[:k + 1].copy(), kpts2[:nnz].copy(), LK2[:k].copy(), keep[:k].copy()
+            left[nleft] = q
+            nleft += 1
+    return (K2[:k].copy(), kptr2[:k + 1].copy(), kpts2[:nnz].copy(), LK2[:k].copy(), keep[:k].copy(),
+            left[:nleft].copy())
 
 
 @njit(cache=True)
@@ -282,7 +323,7 @@ def point_major(K, kptr, kpts, n):
 
 
 @njit(cache=True)
-def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, LT, row_of, C, moved):
+def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, row_of, C, moved):
     """The whole weight/leaf update of one step for index = active, leaf_update = gram, in one pass.
 
     Per active neuron q (r = K[q]): the step's coefficients Δc_{r,j} = −a_r g_j/√m for j ∈ F_r go
@@ -290,12 +331,15 @@ def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, LT, row_of, C, move
     moved + len(K) rows), its leaves move by Σ_j Δc_{r,j}<x_j, x_i> (SPEC §6), and the new active
     set is read off as in `active_update`. Everything per neuron travels with K — aK[q] = a_r/√m,
     rowK[q] = r's row of C (−1 before it first moves), LK[q] = its leaves — so the pass streams;
-    the only scattered writes are for neurons that leave the set or move for the first time.
-    Returns (K', kptr', kpts', aK', rowK', LK', moved).
+    the only scattered writes are for neurons that move for the first time.
+    Returns (K', kptr', kpts', aK', rowK', LK', moved, left): `left` are the positions q of the
+    neurons that stopped firing everywhere, whose final leaves are written into LK[q] in place.
     """
     n = LK.shape[1]
     nK = K.shape[0]
     buf = np.empty(n)
+    left = np.empty(nK, dtype=np.int64)
+    nleft = 0
     K2 = np.empty(nK, dtype=np.int64)
     aK2 = np.empty(nK)
     rowK2 = np.empty(nK, dtype=np.int64)
@@ -336,7 +380,9 @@ def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, LT, row_of, C, move
             k += 1
             kptr2[k] = nnz
         else:
-            for i in range(n):
-                LT[r, i] = buf[i]
+            for i in range(n):  # a leaver's final leaves go back into its (old) row of LK
+                LK[q, i] = buf[i]
+            left[nleft] = q
+            nleft += 1
     return (K2[:k].copy(), kptr2[:k + 1].copy(), kpts2[:nnz].copy(), aK2[:k].copy(), rowK2[:k].copy(),
-            LK2[:k].copy(), moved)
+            LK2[:k].copy(), moved, left[:nleft].copy())

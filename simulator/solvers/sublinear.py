@@ -56,14 +56,14 @@ class Sublinear(Solver):
             self.fireset = FireSetIndex.from_leaves_by_neuron(p.W0 @ p.X.T, p.b)
             self._LT = self.fireset.leaves_by_neuron
         else:
-            # leaves of every neuron (frozen once a neuron leaves the active set) and, aligned with
-            # the active set K, its neurons' leaves, a_r/√m and rows of the implicit weights
-            self._LT = p.W0 @ p.X.T
-            self._active = _jac.active_from_leaves(self._LT, p.b)  # (K, kptr, kpts)
-            K = self._active[0]
-            self._LK = self._LT[K]
+            # aligned with the active set K: its neurons' points, leaves, a_r/√m and rows of the
+            # implicit weights; no (m, n) leaves at all (computed block by block, then dropped)
+            K, kptr, kpts, self._LK = _jac.active_from_weights(p.W0, p.X, p.b)
+            self._active = (K, kptr, kpts)
             self._aK = p.a[K] / math.sqrt(p.m)
             self._rowK = np.full(K.shape[0], -1, dtype=np.int64)
+            self._LT = None
+            self._left = []  # (neurons, final leaves) of those that left K: they never change again
         if o["index"] != "active":
             self.mark = np.full(p.m, -1, dtype=np.int64)  # scratch for by_neuron, all −1 between calls
         if o["regression"] != "exact-gram":
@@ -134,10 +134,12 @@ class Sublinear(Solver):
             if self.tree is None and self.fireset is None and o["leaf_update"] == "gram":
                 # active set + d-free leaves: weights, leaves and the next fire sets in one pass
                 self.W.reserve(K.shape[0])
-                K2, kptr2, kpts2, self._aK, self._rowK, self._LK, self.W.moved = _jac.active_gram_step(
-                    K, kptr, kpts, self._aK, self._rowK, self._LK, g, p.XXt, p.b, self._LT, self.W.row,
-                    self.W.C, self.W.moved)
+                LK = self._LK
+                K2, kptr2, kpts2, self._aK, self._rowK, self._LK, self.W.moved, left = _jac.active_gram_step(
+                    K, kptr, kpts, self._aK, self._rowK, LK, g, p.XXt, p.b, self.W.row, self.W.C, self.W.moved)
                 self._active = (K2, kptr2, kpts2)
+                if left.shape[0]:
+                    self._left.append((K[left], LK[left]))
             else:
                 self._update(K, kptr, kpts, g)
         record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(K.shape[0]),
@@ -163,8 +165,10 @@ class Sublinear(Solver):
         elif self.fireset is not None:
             self.fireset.update(K, U_rows, trusted=True)
         else:
-            K2, kptr2, kpts2, self._LK, keep = _jac.active_update(K, U_rows, self._LK, self._LT, p.b)
+            K2, kptr2, kpts2, self._LK, keep, left = _jac.active_update(K, U_rows, self._LK, p.b)
             self._active = (K2, kptr2, kpts2)
+            if left.shape[0]:
+                self._left.append((K[left], U_rows[left]))
             self._aK = self._aK[keep]
             self._rowK = self.W.row[K2]
 
@@ -181,9 +185,14 @@ class Sublinear(Solver):
         return self._forward(*self.fire_sets())
 
     def leaves(self):
-        U = np.array(self._LT)
-        if self.tree is None and self.fireset is None:
-            U[self._active[0]] = self._LK  # the active neurons' leaves live in LK
+        if self.tree is not None or self.fireset is not None:
+            return np.ascontiguousarray(self._LT.T)
+        # active index: neurons that never fired keep <w_r(0), x_i>; the others' leaves are stored
+        p = self.problem
+        U = p.W0 @ p.X.T
+        for r, L in self._left:
+            U[r] = L
+        U[self._active[0]] = self._LK
         return np.ascontiguousarray(U.T)
 
     def weights(self):
