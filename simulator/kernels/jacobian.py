@@ -289,8 +289,8 @@ def active_update(K, rows, LK, b):
         else:
             left[nleft] = q
             nleft += 1
-    return (K2[:k].copy(), kptr2[:k + 1].copy(), kpts2[:nnz].copy(), LK2[:k].copy(), keep[:k].copy(),
-            left[:nleft].copy())
+    # views of the per-neuron arrays, as in `active_gram_step`
+    return K2[:k], kptr2[:k + 1], kpts2[:nnz].copy(), LK2[:k], keep[:k], left[:nleft].copy()
 
 
 @njit(cache=True)
@@ -384,5 +384,6 @@ def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, row_of, C, moved):
                 LK[q, i] = buf[i]
             left[nleft] = q
             nleft += 1
-    return (K2[:k].copy(), kptr2[:k + 1].copy(), kpts2[:nnz].copy(), aK2[:k].copy(), rowK2[:k].copy(),
-            LK2[:k].copy(), moved, left[:nleft].copy())
+    # views, not copies, of the per-neuron arrays: K shrinks by a few percent per step at most, and
+    # copying LK' (|K|·n doubles) would cost a quarter of the pass
+    return (K2[:k], kptr2[:k + 1], kpts2[:nnz].copy(), aK2[:k], rowK2[:k], LK2[:k], moved, left[:nleft].copy())
