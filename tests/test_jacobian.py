@@ -144,7 +144,7 @@ def test_fused_active_step_equals_the_composed_kernels():
     LT = rng.standard_normal((m, n))
     K, kptr, kpts = jac.active_from_leaves(LT, b)
     act1 = (K, kptr, kpts, LT[K])
-    act2 = (K, kptr, kpts, a[K] / math.sqrt(m), np.full(K.size, -1, dtype=np.int64), LT[K])
+    act2 = (K.copy(), kptr, kpts, a[K] / math.sqrt(m), np.full(K.size, -1, dtype=np.int64), LT[K])  # K: in place
     row1, row2 = np.full(m, -1, dtype=np.int64), np.full(m, -1, dtype=np.int64)
     C1, C2 = np.zeros((m, n)), np.zeros((m, n))
     moved1 = moved2 = leavers = 0
@@ -156,12 +156,14 @@ def test_fused_active_step_equals_the_composed_kernels():
         rows = LK + jac.leaf_deltas(kptr, kpts, dcv, XXt)
         K1, kptr1, kpts1, LK1, _, left1 = jac.active_update(K, rows, LK, b)
         act1 = (K1, kptr1, kpts1, LK1)
-        LK2_old = act2[5]
-        *act2, moved2, left2 = jac.active_gram_step(*act2[:3], act2[3], act2[4], act2[5], g, XXt, b, row2, C2,
-                                                    moved2)
+        *act2, moved2, left2, left_leaves2, f_next, counts = jac.active_gram_step(
+            *act2[:3], act2[3], act2[4], act2[5], g, XXt, b, row2, C2, moved2)
         assert moved1 == moved2 and np.array_equal(row1, row2) and np.array_equal(C1, C2)
-        assert np.array_equal(left1, left2) and np.array_equal(rows[left1], LK2_old[left2])
+        assert np.array_equal(K[left1], left2) and np.array_equal(rows[left1], left_leaves2)
         leavers += left1.size
+        # what the next query needs, bit for bit what it would compute itself
+        assert np.array_equal(f_next, jac.forward_active(kptr1, kpts1, a[K1] / math.sqrt(m), LK1, b, n))
+        assert np.array_equal(counts, np.bincount(kpts1, minlength=n))
         for x, y in zip(act1, (act2[0], act2[1], act2[2], act2[5])):
             assert np.array_equal(x, y)
         assert np.array_equal(act2[3], a[act2[0]] / math.sqrt(m))  # a_r/√m travels with K

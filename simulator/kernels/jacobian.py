@@ -332,25 +332,30 @@ def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, row_of, C, moved):
     set is read off as in `active_update`. Everything per neuron travels with K — aK[q] = a_r/√m,
     rowK[q] = r's row of C (−1 before it first moves), LK[q] = its leaves — so the pass streams;
     the only scattered writes are for neurons that move for the first time.
-    Returns (K', kptr', kpts', aK', rowK', LK', moved, left): `left` are the positions q of the
-    neurons that stopped firing everywhere, whose final leaves are written into LK[q] in place.
+
+    K, aK, rowK and LK are compacted in place (row q moves to k ≤ q after it has been read), so a
+    step allocates nothing of size |K|·n and writes only cache lines it has just read; the returned
+    K', aK', rowK', LK' are views of them. The same pass also gives what the next step's query needs:
+    f_{t+1} (summed in the order `forward_active` uses, so bit-for-bit the same) and the fire count
+    of every point.
+    Returns (K', kptr', kpts', aK', rowK', LK', moved, left, left_leaves, f_next, counts_next):
+    `left` are the neurons that stopped firing everywhere and `left_leaves` their final leaves.
     """
     n = LK.shape[1]
     nK = K.shape[0]
     buf = np.empty(n)
+    f_next = np.zeros(n)
+    counts = np.zeros(n, dtype=np.int64)
     left = np.empty(nK, dtype=np.int64)
+    left_leaves = np.empty((nK, n))
     nleft = 0
-    K2 = np.empty(nK, dtype=np.int64)
-    aK2 = np.empty(nK)
-    rowK2 = np.empty(nK, dtype=np.int64)
-    LK2 = np.empty((nK, n))
     kptr2 = np.zeros(nK + 1, dtype=np.int64)
     kpts2 = np.empty(nK * n, dtype=np.int64)
     k = 0
     nnz = 0
     for q in range(nK):
         r = K[q]
-        c = -aK[q]
+        aq = aK[q]
         row = rowK[q]
         if row < 0:
             row = moved
@@ -360,7 +365,7 @@ def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, row_of, C, moved):
             buf[i] = 0.0
         for p in range(kptr[q], kptr[q + 1]):
             j = kpts[p]
-            dc = c * g[j]
+            dc = -aq * g[j]
             C[row, j] += dc
             for i in range(n):
                 buf[i] += dc * XXt[j, i]
@@ -371,19 +376,20 @@ def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, row_of, C, moved):
             if u > b:
                 kpts2[nnz] = i
                 nnz += 1
+                f_next[i] += aq * (u - b)
+                counts[i] += 1
         if nnz > start:
-            K2[k] = r
-            aK2[k] = aK[q]
-            rowK2[k] = row
+            K[k] = r
+            aK[k] = aq
+            rowK[k] = row
             for i in range(n):
-                LK2[k, i] = buf[i]
+                LK[k, i] = buf[i]
             k += 1
             kptr2[k] = nnz
         else:
-            for i in range(n):  # a leaver's final leaves go back into its (old) row of LK
-                LK[q, i] = buf[i]
-            left[nleft] = q
+            left[nleft] = r
+            for i in range(n):
+                left_leaves[nleft, i] = buf[i]
             nleft += 1
-    # views, not copies, of the per-neuron arrays: K shrinks by a few percent per step at most, and
-    # copying LK' (|K|·n doubles) would cost a quarter of the pass
-    return (K2[:k], kptr2[:k + 1], kpts2[:nnz].copy(), aK2[:k], rowK2[:k], LK2[:k], moved, left[:nleft].copy())
+    return (K[:k], kptr2[:k + 1], kpts2[:nnz].copy(), aK[:k], rowK[:k], LK[:k], moved, left[:nleft].copy(),
+            left_leaves[:nleft].copy(), f_next, counts)

@@ -64,6 +64,7 @@ class Sublinear(Solver):
             self._rowK = np.full(K.shape[0], -1, dtype=np.int64)
             self._LT = None
             self._left = []  # (neurons, final leaves) of those that left K: they never change again
+            self._next_query = None  # (f_t, fire counts) computed by the previous step's pass
         if o["index"] != "active":
             self.mark = np.full(p.m, -1, dtype=np.int64)  # scratch for by_neuron, all −1 between calls
         if o["regression"] != "exact-gram":
@@ -98,7 +99,12 @@ class Sublinear(Solver):
             if self.fireset is None and self.tree is None:
                 # the active set is already neuron-major; the point-major view only feeds a sketch
                 K, kptr, kpts = self._active
-                check_fire_counts(np.bincount(kpts, minlength=p.n))
+                if self._next_query is not None:  # left by the previous step's pass (active_gram_step)
+                    f, counts = self._next_query
+                    self._next_query = None
+                else:
+                    f, counts = self._forward(None, None), np.bincount(kpts, minlength=p.n)
+                check_fire_counts(counts)
                 indptr = indices = None
                 if o["regression"] != "exact-gram":
                     indptr, indices = self.fire_sets(sort=False)
@@ -107,7 +113,7 @@ class Sublinear(Solver):
                 check_fire_counts(np.diff(indptr))
                 # K = ∪ Q_i with each neuron's points (the tree's batched update wants K ascending)
                 K, kptr, kpts = _jac.by_neuron(indptr, indices, self.mark, self.tree is not None)
-            f = self._forward(indptr, indices)
+                f = self._forward(indptr, indices)
             y_reg = f - p.y
         if o["regression"] == "exact-gram":
             with phase("regression"):
@@ -134,15 +140,18 @@ class Sublinear(Solver):
             if self.tree is None and self.fireset is None and o["leaf_update"] == "gram":
                 # active set + d-free leaves: weights, leaves and the next fire sets in one pass
                 self.W.reserve(K.shape[0])
-                LK = self._LK
-                K2, kptr2, kpts2, self._aK, self._rowK, self._LK, self.W.moved, left = _jac.active_gram_step(
-                    K, kptr, kpts, self._aK, self._rowK, LK, g, p.XXt, p.b, self.W.row, self.W.C, self.W.moved)
+                nK = K.shape[0]
+                (K2, kptr2, kpts2, self._aK, self._rowK, self._LK, self.W.moved, left, left_leaves, f_next,
+                 counts) = _jac.active_gram_step(K, kptr, kpts, self._aK, self._rowK, self._LK, g, p.XXt, p.b,
+                                                 self.W.row, self.W.C, self.W.moved)
                 self._active = (K2, kptr2, kpts2)
+                self._next_query = (f_next, counts)
                 if left.shape[0]:
-                    self._left.append((K[left], LK[left]))
+                    self._left.append((left, left_leaves))
             else:
+                nK = K.shape[0]
                 self._update(K, kptr, kpts, g)
-        record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(K.shape[0]),
+        record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(nK),
                                fire_total=int(kpts.shape[0]))
         if self.tree is not None:
             record.counters["nodes_touched"] = self.tree.nodes_touched - touched0
