@@ -392,7 +392,7 @@ def run_sweep(name, grid_specs=(), workers=None, out_dir=None, scheduler=None, p
             i = futures[fut]
             try:
                 row = fut.result()
-            except BaseException as exc:  # noqa: BLE001 - a dead worker fails its point only
+            except Exception as exc:  # noqa: BLE001 - a dead worker fails its point only (Ctrl-C/SIGTERM propagate)
                 row = _empty_row(i, pts[i])
                 row.update(status="failed", error=f"worker: {type(exc).__name__}: {exc}",
                            trace=f"point-{i:04d}.h5")
