@@ -183,10 +183,9 @@ def gather_leaves(LT, K):
 def active_from_leaves(LT, b):
     """Neurons that fire on some point, ascending, with their points: (K, kptr, kpts). O(mn).
 
-    `active_from_weights` applies it block by block, so the (m, n) leaves never exist whole.
-
     The start of the active-set index (solvers/sublinear.py, index = "active"). Two sequential
-    passes (count, then fill) so that nothing of size m is allocated beyond the result.
+    passes (count, then fill) so that nothing of size m is allocated beyond the result;
+    `active_from_weights` applies it block by block, so the (m, n) leaves never exist whole.
     """
     m, n = LT.shape
     k = 0

@@ -136,11 +136,11 @@ class Sublinear(Solver):
             record.counters["sketch_rows"] = self.s
         if not np.isfinite(g).all():
             raise NumericalError("the regression returned non-finite g")
+        nK = K.shape[0]  # read before the update: the active step compacts K's contents in place
         with phase("update"):
             if self.tree is None and self.fireset is None and o["leaf_update"] == "gram":
                 # active set + d-free leaves: weights, leaves and the next fire sets in one pass
                 self.W.reserve(K.shape[0])
-                nK = K.shape[0]
                 (K2, kptr2, kpts2, self._aK, self._rowK, self._LK, self.W.moved, left, left_leaves, f_next,
                  counts) = _jac.active_gram_step(K, kptr, kpts, self._aK, self._rowK, self._LK, g, p.XXt, p.b,
                                                  self.W.row, self.W.C, self.W.moved)
@@ -149,7 +149,6 @@ class Sublinear(Solver):
                 if left.shape[0]:
                     self._left.append((left, left_leaves))
             else:
-                nK = K.shape[0]
                 self._update(K, kptr, kpts, g)
         record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(nK),
                                fire_total=int(kpts.shape[0]))
