@@ -88,19 +88,21 @@ def gram_counts(kptr, kpts, n):
 
 
 @njit(cache=True)
-def gram_matvec(K, kptr, kpts, a, X, v):
+def gram_matvec(kptr, kpts, aK, X, v):
     """G v = Aᵀ(A v) with A = J_tᵀ applied through the fire sets: O(nnz·d).
 
-    Neuron by neuron: block r of A v is (a_r/√m) Σ_{j∈F_r} v_j x_j (a d-vector, kept
-    in one buffer), and it adds (a_r/√m)<(A v)_r, x_i> to (Aᵀ A v)_i for i ∈ F_r.
+    Neuron by neuron (aK[q] = a_r/√m for r = K[q], gathered once per step by the caller, since
+    the iterative regression applies G several times and reading a[K[q]] scattered over all m
+    neurons cost half of each pass): block r of A v is (a_r/√m) Σ_{j∈F_r} v_j x_j (a d-vector,
+    kept in one buffer), and it adds (a_r/√m)<(A v)_r, x_i> to (Aᵀ A v)_i for i ∈ F_r.
     """
     n, d = X.shape
-    s = 1.0 / math.sqrt(a.shape[0])
     out = np.zeros(n)
     buf = np.empty(d)
-    for q in range(K.shape[0]):
-        c = a[K[q]] * s
-        buf[:] = 0.0
+    for q in range(kptr.shape[0] - 1):
+        c = aK[q]
+        for k in range(d):
+            buf[k] = 0.0
         for p in range(kptr[q], kptr[q + 1]):
             j = kpts[p]
             cj = c * v[j]

@@ -127,11 +127,14 @@ class Sublinear(Solver):
                 R = preconditioner(B)
             self.last_sketch = (B, (indptr, indices))  # for the measured distortion (metrics)
 
-            def matvec(v):  # G v through the sparse A = J_tᵀ, O(nnz·d)
-                return _jac.gram_matvec(K, kptr, kpts, p.a, p.X, v)
-
             solve = paper_iteration if o["regression"] == "paper" else pcg
             with phase("regression"):
+                # a_r/√m aligned with K (the active index keeps it so), gathered once for every G v
+                aK = self._aK if self.tree is None and self.fireset is None else p.a[K] / math.sqrt(p.m)
+
+                def matvec(v):  # G v through the sparse A = J_tᵀ, O(nnz·d)
+                    return _jac.gram_matvec(kptr, kpts, aK, p.X, v)
+
                 g, iters, res = solve(matvec, R, y_reg, self.eps_reg, o["reg_max_iter"])
             record.counters["sketch_rows"] = self.s
         if not np.isfinite(g).all():
