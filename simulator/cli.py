@@ -3,7 +3,7 @@
 Exit codes: 0 success, 1 the run failed (or a check failed), 2 usage or input error.
 """
 
-import contextlib
+import faulthandler
 import json
 import signal
 import sys
@@ -11,33 +11,15 @@ import sys
 import click
 
 from simulator import __version__
+from simulator.engine import interrupts
 
 EXIT_FAILED = 1
 EXIT_INPUT = 2
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a job scheduler or `kill`) turned into an interrupt, so the trace is closed as `interrupted`."""
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts():
-    """Within the block SIGTERM raises Terminated. SIGINT keeps its disposition: Python raises
-    KeyboardInterrupt on Ctrl-C, and a shell that started the run in the background without job
-    control has it ignored on purpose, which we respect."""
-    def handler(signum, frame):
-        raise Terminated(f"signal {signal.Signals(signum).name}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _interrupted_exit(exc, what):
-    click.echo(f"interrupted ({exc or 'Ctrl-C'}): {what}", err=True)
-    sys.exit(128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT))
+    click.echo(f"interrupted ({str(exc) or 'Ctrl-C'}): {what}", err=True)
+    sys.exit(128 + (signal.SIGTERM if isinstance(exc, interrupts.Terminated) else signal.SIGINT))
 
 
 def _fail_input(message):
@@ -107,7 +89,7 @@ def run(name, overrides, seed, out, overwrite, quiet):
 
     try:
         scenario = load(name, overrides, seed)
-        with _sigterm_interrupts():
+        with interrupts.catching():
             result = run_scenario(scenario, out=out, overwrite=overwrite, quiet=quiet)
     except InputError as exc:
         _fail_input(str(exc))
@@ -253,7 +235,7 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
     if workers is not None and workers < 1:
         _fail_input(f"--workers: must be a positive integer, got {workers}")
     try:
-        with _sigterm_interrupts():
+        with interrupts.catching():
             result = run_sweep(name, grid, workers=workers, out_dir=out, scheduler=scheduler, progress=not quiet,
                                overrides=overrides, overwrite=overwrite, fit=fit_key)
     except SweepInputError as exc:
@@ -327,4 +309,7 @@ def plot(trace, out_dir, overwrite):
 
 
 def main():
+    # `kill -USR1 PID` prints every thread's Python stack to stderr: for a run that seems stuck
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     cli()

@@ -261,7 +261,14 @@ def test_killed_run_leaves_a_readable_trace(tmp_path, sig, status, code):
     try:
         seen = wait_for_iterations(out, 5, proc)
         proc.send_signal(sig)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # say where the child is: `simulator` dumps its stacks on SIGUSR1
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            proc.kill()
+            raise AssertionError(f"the run did not stop on {sig.name}; its stderr:\n"
+                                 f"{proc.communicate()[1].decode()[-6000:]}") from None
     finally:
         if proc.poll() is None:
             proc.kill()

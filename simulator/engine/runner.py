@@ -17,6 +17,7 @@ import numpy as np
 from simulator import __version__
 from simulator.config import ConfigError, load_scenario, resolve_b, scenario_to_toml
 from simulator.data import DataError, check_dataset, make_dataset
+from simulator.engine import interrupts
 from simulator.engine.metrics import Metrics
 from simulator.engine.trace import TraceWriter
 from simulator.model import make_problem, streams
@@ -174,6 +175,7 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
         bar = _progress(stop.max_iterations, scenario.name, quiet)
         try:
             for t in range(1, stop.max_iterations + 1):
+                interrupts.check()  # a Ctrl-C/SIGTERM whose exception was swallowed on the way
                 if _reached(loss, loss0, stop):
                     break
                 rec = solver.step()

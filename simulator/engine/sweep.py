@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.config import ConfigError, all_keys, parse_override_value, scenario_from_dict, scenario_to_toml
+from simulator.engine import interrupts
 
 #: the summary table's columns after ``point`` and the grid keys (in this order)
 ROW_COLUMNS = ("status", "error", "iterations", "loss0", "loss", "median_step_seconds", "init_seconds",
@@ -389,6 +390,7 @@ def run_sweep(name, grid_specs=(), workers=None, out_dir=None, scheduler=None, p
         futures = {executor.submit(run_point, text, list(p.items()), str(out / f"point-{i:04d}.h5"), i, p,
                                    threads): i for i, p in enumerate(pts)}
         for fut in cf.as_completed(futures):
+            interrupts.check()  # a Ctrl-C/SIGTERM whose exception was swallowed on the way
             i = futures[fut]
             try:
                 row = fut.result()

@@ -1,0 +1,55 @@
+"""Ctrl-C and SIGTERM during a run or a sweep: stop cleanly, and never lose the request.
+
+Python turns a signal into an exception at the next bytecode of the main thread, wherever that is.
+When it lands in a finaliser or a weakref callback (h5py and Numba run such code as their objects
+go out of scope, many times per iteration), Python prints "Exception ignored" and the interrupt is
+gone, so a run would go on (seen in CI: a Ctrl-C test whose run never stopped). Here the handler both raises and remembers; the run loop calls
+`check()` once per iteration, which raises again if the first one was swallowed.
+
+SIGINT is taken over only while it has Python's default handler: a shell that starts a job in the
+background without job control sets it to "ignore" on purpose, and that is respected.
+"""
+
+import contextlib
+import signal
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler or `kill`): the trace is closed as `interrupted`, like Ctrl-C."""
+
+
+_pending = None  # the signal number received inside `catching()`, until it ends
+
+
+def _exception(signum):
+    if signum == signal.SIGINT:
+        return KeyboardInterrupt()
+    return Terminated(f"signal {signal.Signals(signum).name}")
+
+
+def _handler(signum, frame):
+    global _pending
+    _pending = signum
+    raise _exception(signum)
+
+
+def check():
+    """Raise the interrupt received inside `catching()` (again, if it was swallowed)."""
+    if _pending is not None:
+        raise _exception(_pending)
+
+
+@contextlib.contextmanager
+def catching():
+    """Within the block SIGTERM raises Terminated and SIGINT KeyboardInterrupt, both remembered."""
+    global _pending
+    _pending = None
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _handler)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _handler)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _pending = None
