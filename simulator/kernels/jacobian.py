@@ -91,9 +91,8 @@ def gram_counts(kptr, kpts, n):
 def gram_matvec(kptr, kpts, aK, X, v):
     """G v = Aᵀ(A v) with A = J_tᵀ applied through the fire sets: O(nnz·d).
 
-    Neuron by neuron (aK[q] = a_r/√m for r = K[q], gathered once per step by the caller, since
-    the iterative regression applies G several times and reading a[K[q]] scattered over all m
-    neurons cost half of each pass): block r of A v is (a_r/√m) Σ_{j∈F_r} v_j x_j (a d-vector,
+    Neuron by neuron (aK[q] = a_r/√m for r = K[q], gathered once per step by the caller: reading
+    a[K[q]] scattered over all m neurons cost half of each pass): block r of A v is (a_r/√m) Σ_{j∈F_r} v_j x_j (a d-vector,
     kept in one buffer), and it adds (a_r/√m)<(A v)_r, x_i> to (Aᵀ A v)_i for i ∈ F_r.
     """
     n, d = X.shape
@@ -118,16 +117,15 @@ def gram_matvec(kptr, kpts, aK, X, v):
 
 
 @njit(cache=True)
-def step_coefficients(K, kptr, kpts, a, g):
+def step_coefficients(kptr, kpts, aK, g):
     """−J_tᵀ g in the basis {x_j}, aligned with kpts: dcv[p] = −a_r g_i/√m for i = kpts[p] ∈ F_r.
 
     W_{t+1} = W_t − J_tᵀ g_t moves w_r by −(a_r/√m) Σ_{i∈F_r} g_i x_i (Alg. 5, step 3),
-    i.e. the coefficient of x_i in w_r changes by dcv[p]. O(nnz).
+    i.e. the coefficient of x_i in w_r changes by dcv[p]. aK[q] = a_r/√m for r = K[q]. O(nnz).
     """
-    s = 1.0 / math.sqrt(a.shape[0])
     dcv = np.empty(kpts.shape[0])
-    for q in range(K.shape[0]):
-        c = -a[K[q]] * s
+    for q in range(kptr.shape[0] - 1):
+        c = -aK[q]
         for p in range(kptr[q], kptr[q + 1]):
             dcv[p] = c * g[kpts[p]]
     return dcv

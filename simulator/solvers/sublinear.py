@@ -114,6 +114,8 @@ class Sublinear(Solver):
                 # K = ∪ Q_i with each neuron's points (the tree's batched update wants K ascending)
                 K, kptr, kpts = _jac.by_neuron(indptr, indices, self.mark, self.tree is not None)
                 f = self._forward(indptr, indices)
+            # a_r/√m aligned with K, for every G v and the step (the active index keeps it so)
+            aK = self._aK if self.tree is None and self.fireset is None else p.a[K] / math.sqrt(p.m)
             y_reg = f - p.y
         if o["regression"] == "exact-gram":
             with phase("regression"):
@@ -129,9 +131,6 @@ class Sublinear(Solver):
 
             solve = paper_iteration if o["regression"] == "paper" else pcg
             with phase("regression"):
-                # a_r/√m aligned with K (the active index keeps it so), gathered once for every G v
-                aK = self._aK if self.tree is None and self.fireset is None else p.a[K] / math.sqrt(p.m)
-
                 def matvec(v):  # G v through the sparse A = J_tᵀ, O(nnz·d)
                     return _jac.gram_matvec(kptr, kpts, aK, p.X, v)
 
@@ -152,16 +151,16 @@ class Sublinear(Solver):
                 if left.shape[0]:
                     self._left.append((left, left_leaves))
             else:
-                self._update(K, kptr, kpts, g)
+                self._update(K, kptr, kpts, aK, g)
         record.counters.update(reg_iterations=iters, reg_residual=res, neurons_changed=int(nK),
                                fire_total=int(kpts.shape[0]))
         if self.tree is not None:
             record.counters["nodes_touched"] = self.tree.nodes_touched - touched0
 
-    def _update(self, K, kptr, kpts, g):
+    def _update(self, K, kptr, kpts, aK, g):
         """W_{t+1} = W_t − J_tᵀ g_t on the neurons of K (implicitly), and their leaves refreshed."""
         p = self.problem
-        dcv = _jac.step_coefficients(K, kptr, kpts, p.a, g)
+        dcv = _jac.step_coefficients(kptr, kpts, aK, g)
         self.W.add_step(K, kptr, kpts, dcv)
         if self.options["leaf_update"] == "gram":  # u_{r,i} += Σ_j Δc_{r,j} <x_j, x_i>: no d (SPEC §6)
             D = _jac.leaf_deltas(kptr, kpts, dcv, p.XXt)
