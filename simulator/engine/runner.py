@@ -148,7 +148,7 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
     options = dict(scenario.solver.options)
     path = Path(out) if out else Path(scenario.output.path) if scenario.output.path else default_out(scenario)
     attrs = {"scenario_name": scenario.name, "scenario_toml": scenario_to_toml(scenario), "seed": scenario.seed,
-             "solver": scenario.solver.name, "simulator_version": __version__, "m": problem.m, "n": problem.n,
+             "model": "two-layer", "solver": scenario.solver.name, "simulator_version": __version__, "m": problem.m, "n": problem.n,
              "d": problem.d}
     writer = open_trace(path, overwrite, attrs, default=not out and not scenario.output.path)
     with writer:

@@ -94,6 +94,10 @@ class Solver:
     name = ""
     phases: tuple = ()
     exact = False  # exact Gauss-Newton in theory (its iterates equal the dense reference)
+    # what kind of step it takes, recorded in the trace (attr solver_direction) so that the theory
+    # checks follow from what ran: "exact" (Gauss-Newton, G g = f − y solved directly), "sketched"
+    # (Gauss-Newton by a sketch-preconditioned iterative regression), "gradient" (g = η(f − y))
+    direction = "exact"
 
     def __init__(self, problem, options=None, lam=None):
         self.problem = problem
@@ -108,6 +112,7 @@ class Solver:
         try:
             for key, value in self.options.items():  # every option goes into the trace (attrs solver_*)
                 self.info.setdefault(key, value)
+            self.info.setdefault("direction", self.direction)
             with Phases(record)("init"):
                 self._init(record)
         except NumericalError as exc:

@@ -22,6 +22,7 @@ _BLOCK = 4096
 class BPSW(DenseSolver):
     name = "bpsw"
     phases = ("sketch", "regression", "update")
+    direction = "sketched"
     exact = True  # up to cg_tol
 
     def _init(self, record):

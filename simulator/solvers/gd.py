@@ -18,6 +18,7 @@ from simulator.solvers.dense import DenseSolver
 class GradientDescent(DenseSolver):
     name = "gd"
     phases = ("gradient", "update")
+    direction = "gradient"
 
     def _init(self, record):
         super()._init(record)

@@ -45,6 +45,7 @@ class Sublinear(Solver):
     def _init(self, record):
         p = self.problem
         o = self.options
+        self.info["direction"] = "exact" if o["regression"] == "exact-gram" else "sketched"
         self.W = ImplicitWeights(p.W0, p.X, p.XXt)
         # Init: one GEMM for all leaves (Alg. 2), in the layout each index stores
         self.tree = self.fireset = None
