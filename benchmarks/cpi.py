@@ -62,7 +62,8 @@ import numpy as np
 
 from simulator.data import make_dataset
 from simulator.engine.runner import available_memory
-from simulator.model import make_problem, streams
+from simulator.models.two_layer import make_problem
+from simulator.streams import streams
 from simulator.ntk import default_b
 from simulator.ntk import ntk_lambda
 from simulator.solvers import get_solver

@@ -8,7 +8,7 @@ there) looks like::
     seed = 0                     # master seed: every random stream is spawned from it
 
     [data]      kind, n, d, labels, clusters, noise, path
-    [network]   m, b | alpha_bar  (neither: b = sqrt(0.48 ln m), SPEC §4)
+    [network]   kind, m, b | alpha_bar  (neither: b = sqrt(0.48 ln m), SPEC §4)
     [solver]    name + that solver's options (simulator.solvers.SOLVER_OPTIONS)
     [stopping]  max_iterations, loss_target, rel_loss_target
     [metrics]   every, spectrum, flips, sketch_distortion, gram
@@ -16,14 +16,15 @@ there) looks like::
     [output]    path, store_W0_max
     [sweep]     grid, report, workers  (used only by `simulator sweep`; `run` ignores it)
 
-Every key except ``name`` has a default (see ``SCHEMA``); ``name`` defaults to the file
-stem when loading a file. Errors are :class:`ConfigError` with a one-line message
-``<file>: <field.path>: <problem>`` (or ``--set <field.path>: <problem>`` for overrides).
-Only the fields are checked here; data validity and memory needs are the engine's job.
+Every key is a :class:`simulator.options.Field` (solver options too). Every key except
+``name`` has a default, written once, in ``SCHEMA`` (and ``TOP_FIELDS``); the dataclasses
+take theirs from there. ``name`` defaults to the file stem when loading a file. Errors are
+:class:`ConfigError` with a one-line message ``<file>: <field.path>: <problem>`` (or
+``--set <field.path>: <problem>`` for overrides). Only the fields are checked here; data
+validity and memory needs are the engine's job.
 """
 
 import dataclasses
-import difflib
 import json
 import math
 import os
@@ -33,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulator import ntk
+from simulator.models import MODEL_NAMES
+from simulator.options import BadValue, Field, check_value, describe_value, format_value, suggest
 from simulator.solvers import SOLVER_OPTIONS
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -65,27 +68,6 @@ class ConfigError(ValueError):
 # --------------------------------------------------------------------------- schema
 
 
-@dataclass(frozen=True)
-class Field:
-    """One scenario key: its type ("int" | "float" | "bool" | "str" | "strlist"), default and range."""
-
-    type: str
-    default: object
-    help: str
-    minimum: float | None = None
-    maximum: float | None = None
-    min_exclusive: bool = False
-    max_exclusive: bool = False
-    choices: tuple = ()
-    optional: bool = False  # may be absent (None); never written to TOML then
-    allow_auto: bool = False  # the string "auto" is accepted as well
-
-
-def _field_from_option(opt):
-    return Field(type=opt.type.__name__, default=opt.default, help=opt.help, minimum=opt.minimum,
-                 choices=tuple(opt.choices), allow_auto=opt.allow_auto)
-
-
 TOP_FIELDS = {
     "name": Field("str", None, "scenario identifier ([A-Za-z0-9._-], used in output file names)"),
     "description": Field("str", "", "one-paragraph description shown by `simulator list`"),
@@ -107,6 +89,8 @@ SCHEMA = {
                       "relative paths are relative to the scenario file"),
     },
     "network": {
+        "kind": Field("str", "two-layer", "the model trained: two-layer (the two-layer shifted-ReLU network "
+                      "of seed 002)", choices=MODEL_NAMES),
         "m": Field("int", 4096, "width (number of hidden neurons)", minimum=1),
         "b": Field("float", None, "activation shift; default sqrt(0.48 ln m) (SPEC §4)", minimum=0.0,
                    optional=True),
@@ -150,8 +134,8 @@ SECTIONS = tuple(SCHEMA)
 
 
 def solver_fields(name):
-    """The Field table of solver ``name``'s options (derived from SOLVER_OPTIONS)."""
-    return {k: _field_from_option(o) for k, o in SOLVER_OPTIONS[name].items()}
+    """The Field table of solver ``name``'s options: ``SOLVER_OPTIONS[name]``."""
+    return SOLVER_OPTIONS[name]
 
 
 def _all_solver_option_names():
@@ -175,15 +159,23 @@ def all_keys():
 # --------------------------------------------------------------------------- dataclasses
 
 
+def _default(path):
+    """``dataclasses.field`` with the default of key ``path`` ("seed", "network.m", ...), so
+    that each default is written once, in SCHEMA / TOP_FIELDS."""
+    sec, _, key = path.rpartition(".")
+    f = SCHEMA[sec][key] if sec else TOP_FIELDS[key]
+    return field(default=f.default)
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    kind: str = "sphere"
-    n: int | None = 16  # None only for kind = "file" (taken from the file)
-    d: int | None = 16  # None only for kind = "file"
-    labels: str = "gaussian"
-    clusters: int = 4
-    noise: float = 0.1
-    path: str = ""
+    kind: str = _default("data.kind")
+    n: int | None = _default("data.n")  # None only for kind = "file" (taken from the file)
+    d: int | None = _default("data.d")  # None only for kind = "file"
+    labels: str = _default("data.labels")
+    clusters: int = _default("data.clusters")
+    noise: float = _default("data.noise")
+    path: str = _default("data.path")
 
     def dataset_params(self):
         """Keyword arguments for ``simulator.data.make_dataset(kind, n, d, rng, **params)``."""
@@ -193,56 +185,57 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    m: int = 4096
-    b: float | None = None
-    alpha_bar: float | None = None
+    kind: str = _default("network.kind")  # one of simulator.models.MODEL_NAMES
+    m: int = _default("network.m")
+    b: float | None = _default("network.b")
+    alpha_bar: float | None = _default("network.alpha_bar")
 
 
 @dataclass(frozen=True)
 class SolverConfig:
-    name: str = "sublinear"
+    name: str = _default("solver.name")
     options: dict = field(default_factory=dict)  # every option of `name`, defaults filled in; read-only
 
 
 @dataclass(frozen=True)
 class StoppingConfig:
-    max_iterations: int = 20
-    loss_target: float = 0.0
-    rel_loss_target: float = 0.0
+    max_iterations: int = _default("stopping.max_iterations")
+    loss_target: float = _default("stopping.loss_target")
+    rel_loss_target: float = _default("stopping.rel_loss_target")
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    every: int = 1
-    spectrum: bool = False
-    flips: bool = True
-    sketch_distortion: bool = False
-    gram: bool = True
+    every: int = _default("metrics.every")
+    spectrum: bool = _default("metrics.spectrum")
+    flips: bool = _default("metrics.flips")
+    sketch_distortion: bool = _default("metrics.sketch_distortion")
+    gram: bool = _default("metrics.gram")
 
 
 @dataclass(frozen=True)
 class TheoryConfig:
-    rho: float = 0.1
+    rho: float = _default("theory.rho")
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    path: str = ""
-    store_W0_max: int = 16777216
+    path: str = _default("output.path")
+    store_W0_max: int = _default("output.store_W0_max")
 
 
 @dataclass(frozen=True)
 class SweepConfig:
-    grid: tuple = ()  # of "KEY=SPEC" strings (parsed by simulator.engine.sweep.parse_grid)
-    report: str = ""
-    workers: int = 2
+    grid: tuple = _default("sweep.grid")  # "KEY=SPEC" strings (parsed by engine.sweep.parse_grid)
+    report: str = _default("sweep.report")
+    workers: int = _default("sweep.workers")
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    description: str = ""
-    seed: int = 0
+    description: str = _default("description")
+    seed: int = _default("seed")
     data: DataConfig = field(default_factory=DataConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
@@ -270,140 +263,6 @@ def resolve_b(network):
     return ntk.default_b(network.m)
 
 
-# --------------------------------------------------------------------------- value checks
-
-
-class _Bad(Exception):
-    """Internal: a field-local problem (message without the path)."""
-
-
-def _describe(v):
-    if isinstance(v, bool):
-        return f"boolean {'true' if v else 'false'}"
-    if isinstance(v, int):
-        return f"integer {v}"
-    if isinstance(v, float):
-        return f"float {_fmt_float(v)}"
-    if isinstance(v, str):
-        return f"string {json.dumps(v, ensure_ascii=False)}"
-    if isinstance(v, dict):
-        return "a table"
-    if isinstance(v, list):
-        return "an array"
-    return f"{type(v).__name__} {v}"
-
-
-def _got(v):
-    """Value as shown after 'got' for range errors: bare numbers, quoted strings."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return _fmt_float(v)
-    return _describe(v)
-
-
-def _num(x):
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
-
-
-def _expected(f):
-    if f.type == "bool":
-        s = "true or false"
-    elif f.type == "str":
-        s = "a string"
-    elif f.type == "strlist":
-        s = 'an array of strings (e.g. ["network.m=2^6..2^10"])'
-    elif f.type == "int":
-        if f.maximum is None and f.minimum == 1:
-            s = "a positive integer"
-        elif f.maximum is None and f.minimum == 0:
-            s = "a non-negative integer"
-        elif f.minimum is not None and f.maximum is None:
-            s = f"an integer >= {_num(f.minimum)}"
-        else:
-            s = "an integer"
-    else:
-        if f.minimum is not None and f.maximum is not None:
-            lo = "(" if f.min_exclusive else "["
-            hi = ")" if f.max_exclusive else "]"
-            s = f"a number in {lo}{_num(f.minimum)}, {_num(f.maximum)}{hi}"
-        elif f.minimum is not None:
-            s = f"a number {'>' if f.min_exclusive else '>='} {_num(f.minimum)}"
-        else:
-            s = "a finite number"
-    if f.allow_auto:
-        s += ' or "auto"'
-    return s
-
-
-def _suggest(word, candidates):
-    m = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.6)
-    return m[0] if m else None
-
-
-def check_value(f, v):
-    """Check value ``v`` against Field ``f``; return it normalised (int → float for floats).
-    Raises _Bad with a message that does not include the field path."""
-    if f.allow_auto and v == "auto":
-        return "auto"
-    if f.type == "bool":
-        if not isinstance(v, bool):
-            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
-        return v
-    if f.type == "str":
-        if not isinstance(v, str):
-            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
-        if f.choices and v not in f.choices:
-            choices = ", ".join(json.dumps(c) for c in f.choices)
-            if f.allow_auto:
-                choices += ', "auto"'
-            hint = _suggest(v, f.choices)
-            raise _Bad(f"must be one of {choices}; got {json.dumps(v)}"
-                       + (f" (did you mean {json.dumps(hint)}?)" if hint else ""))
-        return v
-    if f.type == "strlist":
-        if not isinstance(v, (list, tuple)):
-            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
-        for i, item in enumerate(v):
-            if not isinstance(item, str):
-                raise _Bad(f"must be {_expected(f)}; item {i} is {_describe(item)}")
-        return tuple(v)
-    if f.type == "int":
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
-    elif f.type == "float":
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise _Bad(f"must be {_expected(f)}, got {_describe(v)}")
-        written = v
-        v = float(v)
-        if not math.isfinite(v):
-            raise _Bad(f"must be {_expected(f)} (finite), got {_fmt_float(v)}")
-        if not _in_range(f, v):
-            raise _Bad(f"must be {_expected(f)}, got {_got(written)}")
-        return v
-    else:  # pragma: no cover - schema error
-        raise TypeError(f"unsupported field type {f.type!r}")
-    if not _in_range(f, v):
-        raise _Bad(f"must be {_expected(f)}, got {_got(v)}")
-    return v
-
-
-def _in_range(f, v):
-    lo_bad = f.minimum is not None and (v <= f.minimum if f.min_exclusive else v < f.minimum)
-    hi_bad = f.maximum is not None and (v >= f.maximum if f.max_exclusive else v > f.maximum)
-    return not (lo_bad or hi_bad)
-
-
-def _fmt_float(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return repr(float(v))
-
-
 # --------------------------------------------------------------------------- dict → Scenario
 
 
@@ -428,13 +287,13 @@ class _Ctx:
 def _check_table(ctx, raw, sec):
     tbl = raw.get(sec, {})
     if not isinstance(tbl, dict):
-        raise ctx.error(sec, f"must be a table ([{sec}]), got {_describe(tbl)}")
+        raise ctx.error(sec, f"must be a table ([{sec}]), got {describe_value(tbl)}")
     return tbl
 
 
 def _unknown_key(ctx, path, candidates, what="key"):
     short = path.rsplit(".", 1)[-1]
-    hint = _suggest(short, candidates)
+    hint = suggest(short, candidates)
     prefix = path.rsplit(".", 1)[0] + "." if "." in path else ""
     msg = f"unknown {what}"
     if hint:
@@ -453,7 +312,7 @@ def _build_section(ctx, sec, tbl, defaults_override=None):
         if k in tbl:
             try:
                 out[k] = check_value(f, tbl[k])
-            except _Bad as e:
+            except BadValue as e:
                 raise ctx.error(f"{sec}.{k}", str(e)) from None
         else:
             out[k] = (defaults_override or {}).get(k, f.default)
@@ -464,9 +323,9 @@ def _build_solver(ctx, tbl):
     name_f = SCHEMA["solver"]["name"]
     name = tbl.get("name", name_f.default)
     if not isinstance(name, str):
-        raise ctx.error("solver.name", f"must be a string naming a solver, got {_describe(name)}")
+        raise ctx.error("solver.name", f"must be a string naming a solver, got {describe_value(name)}")
     if name not in SOLVER_OPTIONS:
-        hint = _suggest(name, SOLVER_OPTIONS)
+        hint = suggest(name, SOLVER_OPTIONS)
         raise ctx.error("solver.name", f"unknown solver {json.dumps(name)}"
                         + (f"; did you mean {json.dumps(hint)}?" if hint else "")
                         + f" (choose one of {', '.join(SOLVER_OPTIONS)})")
@@ -484,27 +343,27 @@ def _build_solver(ctx, tbl):
             # dropped when they only restate its default, and carried over otherwise.
             old = SOLVER_OPTIONS[base][k]
             try:
-                same_as_default = check_value(_field_from_option(old), v) == old.default
-            except _Bad:
+                same_as_default = check_value(old, v) == old.default
+            except BadValue:
                 same_as_default = False
             if same_as_default:
                 continue
             if k not in fields:
-                raise ctx.error(path, f"{json.dumps(v) if isinstance(v, str) else _got(v)} is set for "
-                                f"solver {json.dumps(base)}, but solver.name was switched to "
-                                f"{json.dumps(name)}, which has no such option; remove it or choose a "
-                                f"scenario written for {json.dumps(name)}")
+                shown = json.dumps(v) if isinstance(v, str) else format_value(v)
+                raise ctx.error(path, f"{shown} is set for solver {json.dumps(base)}, but solver.name "
+                                f"was switched to {json.dumps(name)}, which has no such option; remove "
+                                f"it or choose a scenario written for {json.dumps(name)}")
         if k not in fields:
             valid = list(fields)
             if not valid:
                 raise ctx.error(path, f"unknown option: solver {json.dumps(name)} takes no options")
-            hint = _suggest(k, valid)
+            hint = suggest(k, valid)
             raise ctx.error(path, f"unknown option for solver {json.dumps(name)}"
                             + (f"; did you mean solver.{hint}?" if hint else "")
                             + f" (valid: {', '.join(valid)})")
         try:
             options[k] = check_value(fields[k], v)
-        except _Bad as e:
+        except BadValue as e:
             raise ctx.error(path, str(e)) from None
     full = {k: options.get(k, f.default) for k, f in fields.items()}
     return SolverConfig(name=name, options=full)
@@ -512,11 +371,11 @@ def _build_solver(ctx, tbl):
 
 def _build(raw, ctx, default_name=None):
     if not isinstance(raw, dict):
-        raise ConfigError(f"scenario must be a table, got {_describe(raw)}", source=ctx.source)
+        raise ConfigError(f"scenario must be a table, got {describe_value(raw)}", source=ctx.source)
     for k in raw:
         if k not in TOP_FIELDS and k not in SCHEMA:
             candidates = list(TOP_FIELDS) + list(SCHEMA)
-            hint = _suggest(k, candidates)
+            hint = suggest(k, candidates)
             raise ctx.error(k, "unknown " + ("section" if isinstance(raw[k], dict) else "key")
                             + (f"; did you mean {hint}?" if hint else "")
                             + f" (valid: {', '.join(candidates)})")
@@ -525,7 +384,7 @@ def _build(raw, ctx, default_name=None):
         if k in raw:
             try:
                 top[k] = check_value(f, raw[k])
-            except _Bad as e:
+            except BadValue as e:
                 raise ctx.error(k, str(e)) from None
         elif k == "name":
             if default_name is None:
@@ -634,7 +493,7 @@ def _apply_override(raw, path, value, ctx, label):
         raise ConfigError(f"is a section; set one of its keys, e.g. {path}.{next(iter(SCHEMA[path]))}",
                           source=label, field=path)
     if path not in known:
-        hint = _suggest(path, known)
+        hint = suggest(path, known)
         raise ConfigError("unknown key" + (f"; did you mean {hint}?" if hint else "")
                           + " (see `simulator show` for every key)", source=label, field=path)
     if len(parts) == 1:
@@ -643,7 +502,7 @@ def _apply_override(raw, path, value, ctx, label):
         sec, key = parts
         tbl = raw.setdefault(sec, {})
         if not isinstance(tbl, dict):
-            raise ctx.error(sec, f"must be a table ([{sec}]), got {_describe(tbl)}")
+            raise ctx.error(sec, f"must be a table ([{sec}]), got {describe_value(tbl)}")
         tbl[key] = value
     ctx.overridden[path] = label
 
@@ -677,7 +536,7 @@ def scenario_path(name_or_path):
     p = SCENARIO_DIR / f"{s}.toml"
     if not p.is_file():
         names = [q.stem for q in _scenario_files()]
-        hint = _suggest(s, names)
+        hint = suggest(s, names)
         raise ConfigError(f"unknown scenario {json.dumps(s)}"
                           + (f"; did you mean {json.dumps(hint)}?" if hint else "")
                           + f" (available: {', '.join(names) or 'none'}; or give a path to a .toml file)")

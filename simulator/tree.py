@@ -66,12 +66,18 @@ class ThresholdTree:
         self._init_from_leaves(X @ W.T)
 
     @classmethod
-    def from_leaves(cls, U):
-        """Trees over a given leaf matrix U (n, m), U[i, r] = u_{r,i}; no weights kept."""
+    def from_leaves(cls, U, X=None):
+        """Trees over a given leaf matrix U (n, m), U[i, r] = u_{r,i}; no weights kept.
+
+        With the points X (n, d), `update`/`update_many` work too (they need only X).
+        """
         self = cls.__new__(cls)
-        self._X = None
+        U = _matrix("U", U)
+        self._X = None if X is None else _matrix("X", X)
+        if self._X is not None and self._X.shape[0] != U.shape[0]:
+            raise ValueError(f"X: expected {U.shape[0]} rows (one per point of U), got {self._X.shape[0]}")
         self._W = None
-        self._init_from_leaves(_matrix("U", U))
+        self._init_from_leaves(U)
         return self
 
     def _init_from_leaves(self, U):
@@ -119,37 +125,46 @@ class ThresholdTree:
         return self._scratch[:K].copy()
 
     # -- Update ----------------------------------------------------------------
-    def _need_weights(self):
-        if self._W is None:
-            raise ValueError("this tree was built from leaves without weights; use set_leaves")
+    def _need_points(self):
+        if self._X is None:
+            raise ValueError("this tree was built from leaves without the points X, so it cannot compute "
+                             "<z, x_i>; build it with ThresholdTree(W, X) or from_leaves(U, X), or use set_leaves")
+
+    @property
+    def weights(self):
+        """The weights W (m, d) the leaves are inner products of, or None once `set_leaves` made them unknown."""
+        return None if self._W is None else self._W.copy()
 
     def update(self, j, z):
-        """Update (Algorithm 3): w_j <- z; leaf j of every tree gets <z, x_i>."""
-        self._need_weights()
+        """Update (Algorithm 3): w_j <- z; leaf j of every tree gets <z, x_i>. Needs only the points X."""
+        self._need_points()
         if not (isinstance(j, (int, np.integer)) and 0 <= j < self.m):
             raise ValueError(f"j: neuron index must be an integer in [0, {self.m}), got {j!r}")
         z = _matrix("z", np.asarray(z).reshape(1, -1) if np.ndim(z) == 1 else z, cols=self._X.shape[1])
         if z.shape[0] != 1:
             raise ValueError(f"z: expected one weight vector of length {self._X.shape[1]}, got shape {z.shape}")
-        self._W[j] = z[0]
+        if self._W is not None:
+            self._W[j] = z[0]
         u = self._X @ z[0]
         self.nodes_touched += int(_tree.update_leaf(self._nodes, self.M, int(j), u))
 
     def update_many(self, idx, Z):
-        """Batched Update: w_idx[q] <- Z[q] for every q."""
-        self._need_weights()
+        """Batched Update: w_idx[q] <- Z[q] for every q. Needs only the points X."""
+        self._need_points()
         idx = _neuron_ids("idx", idx, self.m)
         Z = _matrix("Z", Z, cols=self._X.shape[1])
         if Z.shape[0] != idx.size:
             raise ValueError(f"Z: expected {idx.size} rows (one per neuron in idx), got {Z.shape[0]}")
-        self._W[idx] = Z
+        if self._W is not None:
+            self._W[idx] = Z
         order = np.argsort(idx, kind="stable")
         self._set(idx[order], (Z @ self._X.T)[order])
 
     def set_leaves(self, idx, U_rows, trusted=False):
         """Neurons idx get leaf values U_rows (len(idx), n) in every tree; no d work.
 
-        The caller keeps the weights; a tree built with weights forgets them here.
+        The caller keeps the weights: a tree built with weights no longer knows them after this
+        (`weights` is None), but `update` still works, since it needs only the points X.
         trusted=True skips the checks for a caller that guarantees idx is an ascending
         int64 array of distinct ids in range and U_rows finite float64 (a solver's K).
         """

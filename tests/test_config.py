@@ -1,5 +1,6 @@
 """Scenario loading, validation messages, overrides and TOML round trip (simulator.config)."""
 
+import dataclasses
 import math
 import tomllib
 from pathlib import Path
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from simulator.config import (
     SCENARIO_DIR,
     SCHEMA,
+    TOP_FIELDS,
     ConfigError,
     DataConfig,
     NetworkConfig,
@@ -24,6 +26,8 @@ from simulator.config import (
     scenario_to_dict,
     scenario_to_toml,
 )
+from simulator.models import MODEL_NAMES
+from simulator.options import Field, check_value
 from simulator.solvers import SOLVER_OPTIONS
 
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
@@ -122,6 +126,58 @@ def test_defaults(tmp_path):
     assert s.metrics.every == 1 and s.metrics.flips and s.metrics.gram and not s.metrics.spectrum
     assert s.theory.rho == 0.1
     assert s.output.path == "" and s.output.store_W0_max == 16777216
+
+
+def test_dataclass_defaults_are_the_schema_defaults():
+    # each default is written once (in SCHEMA / TOP_FIELDS); the dataclasses must agree with it
+    for sec, fields in SCHEMA.items():
+        dc = {f.name: f for f in dataclasses.fields(getattr(Scenario(name="x"), sec))}
+        extra = {"options"} if sec == "solver" else set()  # solver options: SOLVER_OPTIONS
+        assert set(dc) - extra == set(fields), sec
+        for k, f in fields.items():
+            assert dc[k].default == f.default, f"{sec}.{k}"
+            assert type(dc[k].default) is type(f.default), f"{sec}.{k}"
+    top = {f.name: f for f in dataclasses.fields(Scenario)}
+    for k, f in TOP_FIELDS.items():
+        if k != "name":  # required (the file stem when loading a file)
+            assert top[k].default == f.default, k
+
+
+def test_every_default_passes_its_own_check():
+    tables = [TOP_FIELDS, *SCHEMA.values(), *SOLVER_OPTIONS.values()]
+    for table in tables:
+        for k, f in table.items():
+            assert isinstance(f, Field), k
+            if f.default is not None:
+                assert check_value(f, f.default) == f.default, k
+
+
+def test_network_kind(tmp_path):
+    assert NetworkConfig().kind == "two-layer" and "two-layer" in MODEL_NAMES
+    for kind in MODEL_NAMES:
+        s = load_text(tmp_path, f'name="x"\n[network]\nkind = "{kind}"\nm = 64\n')
+        assert s.network.kind == kind and s.network.m == 64
+        text = scenario_to_toml(s)
+        assert tomllib.loads(text)["network"]["kind"] == kind
+        assert next(k for k in tomllib.loads(text)["network"]) == "kind"  # first in [network]
+        assert load_scenario(write(tmp_path, text, "rt.toml")) == s
+        assert scenario_from_dict(scenario_to_dict(s)) == s
+    assert load_scenario("quickstart", ["network.kind=two-layer"]).network.kind == "two-layer"
+    assert "the model trained" in scenario_to_toml(load_scenario("quickstart"), comments=True)
+
+
+def test_network_kind_unknown(tmp_path):
+    path = write(tmp_path, 'name = "x"\n[network]\nkind = "two-layr"\n')
+    with pytest.raises(ConfigError) as ei:
+        load_scenario(path)
+    assert str(ei.value) == (f'{path}: network.kind: must be one of "two-layer"; got "two-layr" '
+                             '(did you mean "two-layer"?)')
+    with pytest.raises(ConfigError) as ei:
+        load_scenario("quickstart", ["network.kind=three-layer"])
+    msg = str(ei.value)
+    assert msg.startswith("--set network.kind: must be one of") and "\n" not in msg
+    with pytest.raises(ConfigError, match=r"network.kind: must be a string, got integer 2"):
+        load_text(tmp_path, 'name = "x"\n[network]\nkind = 2\n')
 
 
 def test_name_defaults_to_file_stem(tmp_path):
@@ -295,7 +351,7 @@ def test_overrides_typed():
     (["solver.regresion=pcg"], "--set solver.regresion: unknown key; did you mean solver.regression?"),
     (["network.b=1", "network.alpha_bar=0.1"], "--set network.b"),
     (["solver.name=gd", "solver.regression=pcg"], "--set solver.regression"),
-    (["solver.learning_rate=0.1"], "--set solver.learning_rate: unknown option for solver \"sublinear\""),
+    (["solver.cg_tol=0.1"], "--set solver.cg_tol: unknown option for solver \"sublinear\""),
     (["data.kind=file"], "--set data.path"),
 ])
 def test_override_errors(overrides, expected):
@@ -373,7 +429,7 @@ def scenarios(draw):
             opts[k] = draw(st.sampled_from(o.choices))
         elif o.allow_auto and draw(st.booleans()):
             opts[k] = "auto"
-        elif o.type is int:
+        elif o.type == "int":
             opts[k] = draw(st.integers(min_value=int(o.minimum or 0), max_value=10**9))
         else:
             opts[k] = draw(_pos)

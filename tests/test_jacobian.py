@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from simulator.kernels import active as act
 from simulator.kernels import jacobian as jac
 
 
@@ -108,14 +109,14 @@ def test_active_set_index(m, n):
     b = 0.8
     U = rng.standard_normal((n, m))
     LT = np.ascontiguousarray(U.T)
-    K, kptr, kpts = jac.active_from_leaves(LT, b)
+    K, kptr, kpts = act.active_from_leaves(LT, b)
     check_active((K, kptr, kpts), U, b)
     LK = LT[K]
     for step in range(6):
         rows = LK + 0.3 * rng.standard_normal((K.size, n))
         U[:, K] = rows.T
         K_old = K
-        K, kptr, kpts, LK, keep, left = jac.active_update(K, rows, LK, b)
+        K, kptr, kpts, LK, keep, left = act.active_update(K, rows, LK, b)
         # neurons outside K fired nowhere and did not move: the active set is exact for all of U
         check_active((K, kptr, kpts), U, b)
         assert np.array_equal(K, K_old[keep]) and np.array_equal(LK, U[:, K].T)
@@ -128,8 +129,8 @@ def test_active_from_weights_is_active_from_leaves_blockwise(m, n, block):
     rng = np.random.default_rng(m + block)
     W0, X = rng.standard_normal((m, 4)), rng.standard_normal((n, 4))
     LT = W0 @ X.T
-    K, kptr, kpts, LK = jac.active_from_weights(W0, X, 0.5, block=block)
-    for x, y in zip((K, kptr, kpts), jac.active_from_leaves(LT, 0.5)):
+    K, kptr, kpts, LK = act.active_from_weights(W0, X, 0.5, block=block)
+    for x, y in zip((K, kptr, kpts), act.active_from_leaves(LT, 0.5)):
         assert np.array_equal(x, y)
     assert np.allclose(LK, LT[K], rtol=0, atol=1e-14)
 
@@ -142,7 +143,7 @@ def test_fused_active_step_equals_the_composed_kernels():
     XXt = X @ X.T
     a = rng.choice([-1.0, 1.0], size=m)
     LT = rng.standard_normal((m, n))
-    K, kptr, kpts = jac.active_from_leaves(LT, b)
+    K, kptr, kpts = act.active_from_leaves(LT, b)
     act1 = (K, kptr, kpts, LT[K])
     act2 = (K.copy(), kptr, kpts, a[K] / math.sqrt(m), np.full(K.size, -1, dtype=np.int64), LT[K])  # K: in place
     row1, row2 = np.full(m, -1, dtype=np.int64), np.full(m, -1, dtype=np.int64)
@@ -154,15 +155,15 @@ def test_fused_active_step_equals_the_composed_kernels():
         dcv = jac.step_coefficients(kptr, kpts, a[K] / math.sqrt(m), g)
         moved1 = jac.accumulate_coefficients(row1, C1, moved1, K, kptr, kpts, dcv)
         rows = LK + jac.leaf_deltas(kptr, kpts, dcv, XXt)
-        K1, kptr1, kpts1, LK1, _, left1 = jac.active_update(K, rows, LK, b)
+        K1, kptr1, kpts1, LK1, _, left1 = act.active_update(K, rows, LK, b)
         act1 = (K1, kptr1, kpts1, LK1)
-        *act2, moved2, left2, left_leaves2, f_next, counts = jac.active_gram_step(
+        *act2, moved2, left2, left_leaves2, f_next, counts = act.active_gram_step(
             *act2[:3], act2[3], act2[4], act2[5], g, XXt, b, row2, C2, moved2)
         assert moved1 == moved2 and np.array_equal(row1, row2) and np.array_equal(C1, C2)
         assert np.array_equal(K[left1], left2) and np.array_equal(rows[left1], left_leaves2)
         leavers += left1.size
         # what the next query needs, bit for bit what it would compute itself
-        assert np.array_equal(f_next, jac.forward_active(kptr1, kpts1, a[K1] / math.sqrt(m), LK1, b, n))
+        assert np.array_equal(f_next, act.forward_active(kptr1, kpts1, a[K1] / math.sqrt(m), LK1, b, n))
         assert np.array_equal(counts, np.bincount(kpts1, minlength=n))
         for x, y in zip(act1, (act2[0], act2[1], act2[2], act2[5])):
             assert np.array_equal(x, y)
@@ -176,7 +177,7 @@ def test_forward_active_matches_forward():
     m, n, b = 500, 5, 0.4
     LT = rng.standard_normal((m, n))
     a = rng.choice([-1.0, 1.0], size=m)
-    K, kptr, kpts = jac.active_from_leaves(LT, b)
+    K, kptr, kpts = act.active_from_leaves(LT, b)
     indptr, indices = jac.point_major(K, kptr, kpts, n)
-    assert np.allclose(jac.forward_active(kptr, kpts, a[K] / math.sqrt(m), LT[K], b, n),
+    assert np.allclose(act.forward_active(kptr, kpts, a[K] / math.sqrt(m), LT[K], b, n),
                        jac.forward(indptr, indices, LT, a, b), rtol=1e-13, atol=1e-15)

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from simulator.model import make_problem, streams
+from simulator.models.two_layer import make_problem
+from simulator.streams import streams
 from simulator.ntk import default_b
 from simulator.solvers import SOLVER_OPTIONS, get_solver
 
@@ -158,7 +159,7 @@ def test_sublinear_counters_are_costs_not_times():
     assert rec.counters["neurons_changed"] == np.unique(indices).size
     assert rec.counters["fire_total"] == indptr[-1]
     # per tree: the query touches ≤ 1 + 2·K_i·log2 M nodes; the batched update ≤ log2 M + 1 per changed leaf
-    log2M = math.log2(s.tree.M)
+    log2M = math.log2(s.index.tree.M)
     query_bound = p.n + 2 * indptr[-1] * log2M
     update_bound = p.n * rec.counters["neurons_changed"] * (log2M + 1)
     assert 0 < rec.counters["nodes_touched"] <= query_bound + update_bound
@@ -209,3 +210,26 @@ def test_one_seed_reproduces_a_run():
 def test_unknown_option_is_rejected():
     with pytest.raises(ValueError, match="solver.regresion"):
         get_solver("sublinear")(problem(n=4, d=3, m=16), {"regresion": "pcg"})
+
+
+@pytest.mark.parametrize("index,leaf_update", list(itertools.product(("active", "tree", "fireset"),
+                                                                      ("gram", "inner-product"))))
+@pytest.mark.parametrize("learning_rate", ["auto", 0.7])
+def test_gradient_descent_through_an_index_equals_dense_gd(index, leaf_update, learning_rate):
+    # one index × the gradient direction (a combination the solver gets for free): its iterates
+    # must be those of dense `gd` every iteration, fire sets identical
+    p = problem(n=8, d=8, m=2048)
+    ref = started("gd", p, learning_rate=learning_rate)
+    s = started("sublinear", p, step="gd", index=index, leaf_update=leaf_update, learning_rate=learning_rate)
+    assert s.info["learning_rate"] == pytest.approx(ref.eta, rel=1e-13)
+    assert s.phases == ("query", "gradient", "update") and s.info["direction"] == "gradient"
+    loss0 = s.loss()
+    for t in range(6):
+        for got, want in zip(s.fire_sets(), ref.fire_sets()):
+            assert np.array_equal(got, want)
+        assert s.step().error is None and ref.step().error is None
+        assert rel(s.predictions(), ref.predictions()) < 1e-12
+        assert rel(s.weights(), ref.weights()) < 1e-12
+        assert rel(s.drift(), ref.drift()) < 1e-11
+        assert np.abs(s.leaves() - p.X @ s.weights().T).max() < 1e-12
+    assert s.loss() < loss0  # and it trains

@@ -136,12 +136,46 @@ def test_many_rounds_of_updates_then_queries(m):
                 assert np.array_equal(t.query(i, tau), naive_query(np.asarray(t.leaves), i, tau))
 
 
-def test_update_after_set_leaves_needs_weights():
+@pytest.mark.parametrize("m", [1, 7, 64, 1025])
+def test_paper_update_mixes_with_leaf_only_updates(m):
+    # Update (Alg. 3) needs only X: it keeps working after set_leaves, on one tree driven both ways
+    rng = np.random.default_rng(m + 1)
+    n, d = 4, 3
+    W, X = rng.standard_normal((m, d)), rng.standard_normal((n, d))
+    t = ThresholdTree(W, X)
+    Wref = W.copy()
+    for round_ in range(24):
+        k = int(rng.integers(1, m + 1))
+        idx = rng.choice(m, size=k, replace=False)
+        Z = Wref[idx] + 0.3 * rng.standard_normal((k, d))
+        if round_ % 3 == 0:
+            t.set_leaves(idx, Z @ X.T)
+        elif round_ % 3 == 1:
+            t.update_many(idx, Z)
+        else:
+            for j, z in zip(idx, Z):
+                t.update(int(j), z)
+        Wref[idx] = Z
+        assert np.allclose(t.leaves, naive_leaves(Wref, X), rtol=0, atol=1e-12)
+        naive_heap_ok(t.nodes, t.M, np.asarray(t.leaves))
+        tau = float(rng.normal())
+        for i in range(n):
+            assert np.array_equal(t.query(i, tau), naive_query(np.asarray(t.leaves), i, tau))
+    assert t.weights is None  # set_leaves made the weights unknown; the leaves are still exact
+
+
+def test_update_needs_the_points():
     W, X = rand_problem(8)
     t = ThresholdTree(W, X)
-    t.set_leaves([1], np.zeros((1, X.shape[0])))
-    with pytest.raises(ValueError, match="set_leaves"):
-        t.update(0, np.zeros(X.shape[1]))
+    assert np.array_equal(t.weights, W)
+    U = naive_leaves(W, X)
+    with pytest.raises(ValueError, match="without the points X"):
+        ThresholdTree.from_leaves(U).update(0, np.zeros(X.shape[1]))
+    t2 = ThresholdTree.from_leaves(U, X)  # with X, Update works on a tree built from leaves
+    t2.update(0, np.zeros(X.shape[1]))
+    assert np.allclose(t2.leaves[:, 0], 0.0) and np.allclose(t2.leaves[:, 1:], U[:, 1:])
+    with pytest.raises(ValueError, match="X: expected 4 rows"):
+        ThresholdTree.from_leaves(U, X[:3])
 
 
 def test_batched_update_refreshes_each_ancestor_once():

@@ -9,7 +9,6 @@ last iteration, NaN in the rows in between.
 import numpy as np
 
 from simulator.engine.trace import DRIFT_QUANTILES
-from simulator.kernels.fireset import gram_from_csr
 from simulator.kernels.sketch import subspace_distortion_gram
 
 CADENCED = ("flips", "drift_max", "drift_quantiles", "moved_fraction", "lambda_min", "lambda_max",
@@ -60,7 +59,7 @@ class Metrics:
         if self.config.flips:
             row["flips"] = _symmetric_difference_sizes(fire, self.fire0)
         if self.config.gram or self.config.spectrum:
-            G = gram_from_csr(indptr, indices, p.XXt, p.m)
+            G = p.gram(indptr, indices)
             w = np.linalg.eigvalsh(G)
             if self.config.gram:
                 row["lambda_min"] = float(w[0])
@@ -72,9 +71,8 @@ class Metrics:
 
     def sketch_eps(self):
         """Def. 2.1's ε measured on the sketch of the last step: ‖I − Uᵀ SᵀS U‖₂, U a basis of range(J_tᵀ)."""
-        last = getattr(self.solver, "last_sketch", None)
+        last = self.solver.last_sketch()
         if last is None:
             return None
         B, (indptr, indices) = last
-        p = self.solver.problem
-        return float(subspace_distortion_gram(B, gram_from_csr(indptr, indices, p.XXt, p.m)))
+        return float(subspace_distortion_gram(B, self.solver.problem.gram(indptr, indices)))

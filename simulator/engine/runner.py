@@ -15,15 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from simulator import __version__
-from simulator.config import ConfigError, load_scenario, resolve_b, scenario_to_toml
+from simulator.config import ConfigError, load_scenario, scenario_to_toml
 from simulator.data import DataError, check_dataset, make_dataset
 from simulator.engine import interrupts
 from simulator.engine.metrics import Metrics
 from simulator.engine.trace import TraceWriter
-from simulator.model import make_problem, streams
-from simulator.ntk import ntk_lambda, separability
+from simulator.models import get_model
 from simulator.solvers import get_solver
-from simulator.kernels.tree import padded_size
+from simulator.streams import streams
 
 
 class InputError(Exception):
@@ -64,7 +63,7 @@ def load(name_or_path, overrides=(), seed=None):
 
 
 def prepare(scenario):
-    """Data and problem from the scenario's seed: (problem, theory constants, warnings)."""
+    """Data and problem from the scenario's seed: (model, problem, theory constants, warnings)."""
     rngs = streams(scenario.seed)
     dc = scenario.data
     try:
@@ -72,30 +71,16 @@ def prepare(scenario):
         warning = check_dataset(X, y)
     except DataError as exc:
         raise InputError(f"data: {exc}") from None
-    b = resolve_b(scenario.network)
-    problem = make_problem(X, y, scenario.network.m, b, rngs)
-    delta = separability(problem.X)
-    lam = ntk_lambda(problem.X, b)
-    theory = {"b": b, "lambda": lam, "delta": delta, "R0": problem.n / lam if lam > 0 else math.inf,
-              "lambda_source": "ntk", "rho": scenario.theory.rho}
-    if scenario.network.alpha_bar is not None:
-        theory["alpha_bar"] = scenario.network.alpha_bar
-    return problem, theory, [warning] if warning else []
+    model = get_model(scenario.network.kind)
+    problem = model.build(scenario, X, y, rngs)
+    return model, problem, model.theory_constants(problem, scenario), [warning] if warning else []
 
 
 def estimate_memory(scenario):
-    """Bytes the run needs at its peak, roughly (arrays of the chosen solver + 300 MB)."""
+    """Bytes the run needs at its peak, roughly (the model's and the solver's arrays + 300 MB)."""
     n, d, m = scenario.data.n or 0, scenario.data.d or 0, scenario.network.m
-    words = m * d + 3 * m + n * m  # W0, a, drift/marks, the initial leaf matrix
-    name = scenario.solver.name
-    if name == "sublinear":
-        if scenario.solver.options.get("index") == "tree":
-            words += 2 * n * padded_size(m)  # the n trees
-        else:
-            words += 3 * n * m  # leaves, member lists, positions
-        words += n * m  # implicit-weight coefficients, if every neuron moves
-    else:
-        words += 2 * m * d + 4 * n * m  # W, its step, U, F and products
+    words = get_model(scenario.network.kind).memory_words(n, d, m)
+    words += get_solver(scenario.solver.name).memory_words(n, d, m, scenario.solver.options)
     return 8 * words + 300 * 2**20
 
 
@@ -143,20 +128,17 @@ def _progress(total, name, quiet):
 def run_scenario(scenario, out=None, overwrite=False, quiet=True):
     """Run a resolved Scenario into a trace; returns a RunResult. Raises InputError, RunFailed."""
     check_memory(scenario)
-    problem, theory, warnings = prepare(scenario)
+    model, problem, theory, warnings = prepare(scenario)
     cls = get_solver(scenario.solver.name)
     options = dict(scenario.solver.options)
     path = Path(out) if out else Path(scenario.output.path) if scenario.output.path else default_out(scenario)
     attrs = {"scenario_name": scenario.name, "scenario_toml": scenario_to_toml(scenario), "seed": scenario.seed,
-             "model": "two-layer", "solver": scenario.solver.name, "simulator_version": __version__, "m": problem.m, "n": problem.n,
+             "model": model.KIND, "solver": scenario.solver.name, "simulator_version": __version__, "m": problem.m, "n": problem.n,
              "d": problem.d}
     writer = open_trace(path, overwrite, attrs, default=not out and not scenario.output.path)
     with writer:
         writer.set_attrs(**theory, data_warning="; ".join(warnings))
-        W0 = problem.W0 if problem.m * problem.d <= scenario.output.store_W0_max else None
-        writer.write_data(X=problem.X, y=problem.y, a=problem.a, W0=W0, w0_limit=scenario.output.store_W0_max,
-                          note=f"W0 = standard normal (m, d) from the 'init' stream of seed {scenario.seed} "
-                               "(simulator.model.streams / make_problem)")
+        writer.write_data(**model.trace_data(problem, scenario), w0_limit=scenario.output.store_W0_max)
         solver = cls(problem, options, lam=theory["lambda"])
         writer.describe("phase_seconds", phases=list(solver.phases))
         rec = solver.init()
@@ -167,7 +149,7 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
             raise RunFailed(f"init: {rec.error}", path)
         metrics = Metrics(solver, scenario.metrics)
         row = metrics.state(0, full=True)
-        writer.set_attrs(**_initial_scales(problem, solver))
+        writer.set_attrs(**model.initial_scales(problem, solver.predictions()))
         writer.append_state(0, row)
         loss0 = loss = row["loss"]
         stop = scenario.stopping
@@ -201,19 +183,11 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
                 bar.set_postfix(loss=f"{loss:.3e}")
         finally:
             bar.close()
-        writer.write_final(_final(solver, scenario))
+        writer.write_final(solver.final_state(store_weights=problem.m * problem.d <= scenario.output.store_W0_max))
         writer.finish("completed")
     result.status = "completed"
     result.loss = loss
     return result
-
-
-def _initial_scales(problem, solver):
-    """Lemma 4.2's quantities at W0 (checked by `validate`): ‖W0‖₂/√m and max_i |f0(x_i)|."""
-    W0 = problem.W0
-    top = float(np.linalg.eigvalsh(W0.T @ W0)[-1])  # ‖W0‖₂² from the d×d Gram, O(md²)
-    return {"W0_norm_over_sqrt_m": math.sqrt(max(top, 0.0) / problem.m),
-            "f0_max_abs": float(np.max(np.abs(solver.predictions())))}
 
 
 def _reached(loss, loss0, stop):
@@ -224,23 +198,10 @@ def _reached(loss, loss0, stop):
 def _step_row(solver, rec):
     row = {"step_seconds": rec.seconds,
            "phase_seconds": np.array([rec.phase_seconds.get(name, 0.0) for name in solver.phases])}
-    for key in ("nodes_touched", "neurons_changed", "reg_iterations", "reg_residual", "sketch_rows", "fire_total"):
+    for key in solver.counters:
         if key in rec.counters:
             row[key] = rec.counters[key]
     return row
-
-
-def _final(solver, scenario):
-    p = solver.problem
-    out = {"f": solver.predictions(), "drift": solver.drift()}
-    implicit = getattr(solver, "W", None)
-    if hasattr(implicit, "C"):  # implicit weights: W0 + C X on the neurons that moved (SPEC §6)
-        ids = np.flatnonzero(implicit.row >= 0)
-        out["moved_neurons"] = ids
-        out["coefficients"] = implicit.C[implicit.row[ids]]
-    elif p.m * p.d <= scenario.output.store_W0_max:
-        out["W"] = solver.weights()
-    return out
 
 
 def run(name_or_path="quickstart", overrides=None, out=None, *, seed=None, overwrite=False, quiet=True):

@@ -166,6 +166,7 @@ METRICS: dict[str, MetricSpec] = {
     "phase_seconds": MetricSpec("s", "wall-clock seconds of each phase of this step (names in attr 'phases'); shape (P,)", STEP),
     "step_seconds": MetricSpec("s", "wall-clock seconds of the solver step alone (metrics and I/O excluded)", STEP),
     "nodes_touched": MetricSpec("count", "threshold-search tree nodes visited or updated in this step", STEP),
+    "memberships_changed": MetricSpec("count", "fire-set memberships (i, r) added or removed by this step's index update (direct incidence index)", STEP),
     "neurons_changed": MetricSpec("count", "neurons whose weights changed in this step", STEP),
     "fire_total": MetricSpec("count", "fire-set incidences used by this step, sum_i |S_i,fire(t)| (the nonzero rows of J_t^T, times d)", STEP),
     "sketch_rows": MetricSpec("count", "rows s of the sketch S applied to J_t^T in this step", STEP),

@@ -1,64 +1,72 @@
 """Training algorithms, one module each, behind one interface (see base.py).
 
-SOLVER_OPTIONS is the public table of every solver's options: the scenario
-loader validates `[solver]` against it and each solver reads its options from
-it. An Option with `choices` accepts only those strings; `minimum` bounds a
-number from below (inclusive). `auto` marks a default that the solver derives
-from the problem (e.g. the step size from λ).
+SOLVER_OPTIONS is the public table of every solver's options, each a
+`simulator.options.Field`: the scenario loader validates `[solver]` against it
+and each solver reads its options from it. A Field with `choices` accepts only
+those strings; `minimum` bounds a number from below (inclusive). `allow_auto`
+marks an option whose default "auto" the solver derives from the problem (e.g.
+the step size from λ).
 """
 
-from dataclasses import dataclass
+import importlib
 
+from simulator.indexes import INDEX_NAMES
+from simulator.options import Field
 
-@dataclass(frozen=True)
-class Option:
-    default: object
-    type: type
-    help: str
-    choices: tuple = ()
-    minimum: float | None = None
-    allow_auto: bool = False  # the string "auto" is accepted as well as `type`
+_SKETCH = Field("str", "osnap", "sketch of J^T: osnap | countsketch | gaussian | srht",
+                choices=("osnap", "countsketch", "gaussian", "srht"))
+_SKETCH_ROWS = Field("int", "auto", "sketch rows s (auto: SPEC §4 default from n and eps_sketch)",
+                     minimum=1, allow_auto=True)
+_SKETCH_NNZ = Field("int", 4, "nonzeros per sketch column (OSNAP); countsketch uses 1", minimum=1)
+_EPS_SKETCH = Field("float", 0.1, "target subspace distortion ε_sketch (seed 002 Def. 5.2)", minimum=0.0)
 
-
-_SKETCH = Option("osnap", str, "sketch of J^T: osnap | countsketch | gaussian | srht",
-                 choices=("osnap", "countsketch", "gaussian", "srht"))
-_SKETCH_ROWS = Option("auto", int, "sketch rows s (auto: SPEC §4 default from n and eps_sketch)",
-                      minimum=1, allow_auto=True)
-_SKETCH_NNZ = Option(4, int, "nonzeros per sketch column (OSNAP); countsketch uses 1", minimum=1)
-_EPS_SKETCH = Option(0.1, float, "target subspace distortion ε_sketch (seed 002 Def. 5.2)", minimum=0.0)
-
-SOLVER_OPTIONS: dict[str, dict[str, Option]] = {
+SOLVER_OPTIONS: dict[str, dict[str, Field]] = {
     "gd": {
-        "learning_rate": Option("auto", float, "step size η (auto: 1/λ_max(G_0), see solvers/gd.py)",
-                                minimum=0.0, allow_auto=True),
+        "learning_rate": Field("float", "auto", "step size η (auto: 1/λ_max(G_0), see solvers/gd.py)",
+                               minimum=0.0, allow_auto=True),
     },
     "gauss-newton": {},
     "bpsw": {
-        "sketch": Option("countsketch", str, "sketch of J^T: countsketch | osnap | gaussian | srht",
-                         choices=("osnap", "countsketch", "gaussian", "srht")),
+        "sketch": Field("str", "countsketch", "sketch of J^T: countsketch | osnap | gaussian | srht",
+                        choices=("osnap", "countsketch", "gaussian", "srht")),
         "sketch_rows": _SKETCH_ROWS,
         "sketch_nnz": _SKETCH_NNZ,
         "eps_sketch": _EPS_SKETCH,
-        "cg_tol": Option(1e-10, float, "relative residual at which conjugate gradient stops", minimum=0.0),
-        "cg_max_iter": Option(200, int, "cap on conjugate-gradient iterations", minimum=1),
+        "cg_tol": Field("float", 1e-10, "relative residual at which conjugate gradient stops", minimum=0.0),
+        "cg_max_iter": Field("int", 200, "cap on conjugate-gradient iterations", minimum=1),
     },
     "sublinear": {
-        "regression": Option("paper", str, "paper (Alg. 5 iteration) | pcg | exact-gram",
-                             choices=("paper", "pcg", "exact-gram")),
-        "index": Option("tree", str, "how fire sets are found: tree (Alg. 2-4) | fireset (SPEC §6) | "
-                        "active (K_t's own leaves; K_{t+1} ⊆ K_t, see solvers/sublinear.py)",
-                        choices=("tree", "fireset", "active")),
-        "leaf_update": Option("inner-product", str, "inner-product (O(nd) per neuron) | gram (d-free, SPEC §6)",
-                              choices=("inner-product", "gram")),
+        "step": Field("str", "gauss-newton", "step rule: gauss-newton (g solves G g = f − y; "
+                      "`regression` says how) | gd (gradient descent through the index: g = η(f − y))",
+                      choices=("gauss-newton", "gd")),
+        "regression": Field("str", "paper", "paper (Alg. 5 iteration) | pcg | exact-gram",
+                            choices=("paper", "pcg", "exact-gram")),
+        "index": Field("str", "tree", "how fire sets are found: tree (Alg. 2-4) | fireset (SPEC §6) | "
+                       "active (K_t's own leaves; K_{t+1} ⊆ K_t, see indexes/active.py)",
+                       choices=INDEX_NAMES),
+        "leaf_update": Field("str", "inner-product", "inner-product (O(nd) per neuron) | gram (d-free, SPEC §6)",
+                             choices=("inner-product", "gram")),
         "sketch": _SKETCH,
         "sketch_rows": _SKETCH_ROWS,
         "sketch_nnz": _SKETCH_NNZ,
         "eps_sketch": _EPS_SKETCH,
-        "eps_reg": Option("auto", float, "relative regression tolerance (auto: (1/6)·sqrt(λ/n), SPEC §4)",
-                          minimum=0.0, allow_auto=True),
-        "reg_max_iter": Option(500, int, "cap on regression iterations", minimum=1),
+        "eps_reg": Field("float", "auto", "relative regression tolerance (auto: (1/6)·sqrt(λ/n), SPEC §4)",
+                         minimum=0.0, allow_auto=True),
+        "reg_max_iter": Field("int", 500, "cap on regression iterations", minimum=1),
+        "learning_rate": Field("float", "auto", "step size η when step = gd (auto: 1/λ_max(G_0))",
+                               minimum=0.0, allow_auto=True),
     },
 }
+
+
+#: solver name -> (module, class); a new solver is one module and one line here
+_CLASSES = {
+    "gd": ("simulator.solvers.gd", "GradientDescent"),
+    "gauss-newton": ("simulator.solvers.gauss_newton", "GaussNewton"),
+    "bpsw": ("simulator.solvers.bpsw", "BPSW"),
+    "sublinear": ("simulator.solvers.sublinear", "Sublinear"),
+}
+assert tuple(_CLASSES) == tuple(SOLVER_OPTIONS)
 
 
 def solver_names():
@@ -67,14 +75,8 @@ def solver_names():
 
 def get_solver(name):
     """The solver class for a name of SOLVER_OPTIONS (imported on demand)."""
-    if name == "gd":
-        from simulator.solvers.gd import GradientDescent as cls
-    elif name == "gauss-newton":
-        from simulator.solvers.gauss_newton import GaussNewton as cls
-    elif name == "bpsw":
-        from simulator.solvers.bpsw import BPSW as cls
-    elif name == "sublinear":
-        from simulator.solvers.sublinear import Sublinear as cls
-    else:
-        raise ValueError(f"solver.name: unknown solver {name!r} (solvers: {', '.join(SOLVER_OPTIONS)})")
-    return cls
+    try:
+        module, cls = _CLASSES[name]
+    except KeyError:
+        raise ValueError(f"solver.name: unknown solver {name!r} (solvers: {', '.join(SOLVER_OPTIONS)})") from None
+    return getattr(importlib.import_module(module), cls)

@@ -98,6 +98,7 @@ class Solver:
     # checks follow from what ran: "exact" (Gauss-Newton, G g = f − y solved directly), "sketched"
     # (Gauss-Newton by a sketch-preconditioned iterative regression), "gradient" (g = η(f − y))
     direction = "exact"
+    counters: tuple = ()  # the StepRecord counters it reports (trace step metrics of the same name)
 
     def __init__(self, problem, options=None, lam=None):
         self.problem = problem
@@ -129,6 +130,11 @@ class Solver:
         self.t += 1
         return record
 
+    @classmethod
+    def memory_words(cls, n, d, m, options):
+        """8-byte words the solver holds at its peak for these sizes and options (the memory guard)."""
+        raise NotImplementedError
+
     def _init(self, record):
         raise NotImplementedError
 
@@ -157,11 +163,19 @@ class Solver:
         return np.linalg.norm(self.weights() - self.problem.W0, axis=1)
 
     def gram(self):
-        """G_t = J_t J_tᵀ (n, n), exact."""
-        from simulator.kernels.fireset import gram_from_csr
+        """G_t = J_t J_tᵀ (n, n), exact (the model's identity from the fire sets)."""
+        return self.problem.gram(*self.fire_sets())
 
-        indptr, indices = self.fire_sets()
-        return gram_from_csr(indptr, indices, self.problem.XXt, self.problem.m)
+    def last_sketch(self):
+        """(B, fire sets as CSR) of the last step's sketch of J_tᵀ, or None for a solver that does not sketch."""
+        return None
+
+    def final_state(self, store_weights):
+        """What /final of the trace holds: f, drift, and the weights W when `store_weights`."""
+        out = {"f": self.predictions(), "drift": self.drift()}
+        if store_weights:
+            out["W"] = self.weights()
+        return out
 
     def loss(self):
         r = self.predictions() - self.problem.y

@@ -23,12 +23,14 @@ class BPSW(DenseSolver):
     name = "bpsw"
     phases = ("sketch", "regression", "update")
     direction = "sketched"
+    counters = ("neurons_changed", "reg_iterations", "reg_residual", "sketch_rows")
     exact = True  # up to cg_tol
 
     def _init(self, record):
         super()._init(record)
         self.s, self.nnz = sketch_rows(self.options, self.problem.n)
         self.info.update(sketch_rows=self.s, sketch_nnz=self.nnz)
+        self._last_sketch = None
         self._V = np.empty((min(_BLOCK, self.problem.m), self.problem.d))  # a block of Jᵀv, reused
 
     def _gv(self, v):
@@ -47,6 +49,9 @@ class BPSW(DenseSolver):
             FsV += FsT.T @ V
         return np.einsum("ij,ij->i", X, FsV)
 
+    def last_sketch(self):
+        return self._last_sketch
+
     def _step(self, record, phase):
         p = self.problem
         with phase("sketch"):
@@ -55,7 +60,7 @@ class BPSW(DenseSolver):
             B = sketch_jacobian(self.options["sketch"], indptr, indices, p, self.s, self.nnz,
                                 p.sketch_seed + self.t)
             R = preconditioner(B)
-            self.last_sketch = (B, (indptr, indices))  # for the measured distortion (metrics)
+            self._last_sketch = (B, (indptr, indices))  # for the measured distortion (metrics)
         with phase("regression"):
             g, iters, res = pcg(self._gv, R, self.f - p.y, self.options["cg_tol"], self.options["cg_max_iter"])
         moved = self._moved(g)  # needs F_t, which the update overwrites; untimed, like every counter

@@ -30,6 +30,12 @@ _FLOAT32_EXACT_COUNTS = 2**24
 
 
 class DenseSolver(Solver):
+    counters = ("neurons_changed",)
+
+    @classmethod
+    def memory_words(cls, n, d, m, options):
+        return 2 * m * d + 4 * n * m  # W, its step, U, F and products
+
     def _init(self, record):
         p = self.problem
         self.W = p.W0.copy()  # (m, d), updated in place

@@ -1,25 +1,26 @@
-"""The two-layer problem of SPEC §1 and the state shared by every solver.
+"""The two-layer model of SPEC §1 (seed 002 §2.3): the problem every solver starts from.
 
 f(W, x) = (1/√m) Σ_r a_r σ_b(<w_r, x>),  σ_b(z) = max(z − b, 0),  a_r ∈ {±1} fixed,
 w_r(0) ~ N(0, I_d), inputs unit-norm, loss L = ½‖f − y‖².
 
-Randomness: one numpy SeedSequence per run, spawned into named streams, so one
-seed reproduces a run exactly and adding a stream never shifts another.
+As a model (`network.kind = "two-layer"`, see models/__init__.py) this module gives the engine
+what it needs without the engine knowing the network: `build` (the Problem from a scenario and its
+data), `theory_constants` (b, λ, δ, R0, … from its paper's theory module, seed 002), `trace_data`
+(the arrays a trace stores to say what ran), `initial_scales` (Lemma 4.2's quantities at W0) and
+`memory_words` (what the problem itself holds, for the memory guard).
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from simulator.kernels import jacobian as _jac
+from simulator.kernels.fireset import gram_from_csr
+from simulator.streams import STREAMS, streams  # noqa: F401  (re-export)
 
-STREAMS = ("data", "init", "sketch")
-
-
-def streams(seed):
-    """Named generators spawned from one master seed (order fixed by STREAMS)."""
-    children = np.random.SeedSequence(int(seed)).spawn(len(STREAMS))
-    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
+KIND = "two-layer"
+PAPER = "seed002"  # the theory module whose checks apply (simulator/theory)
 
 
 def sigma_b(z, b):
@@ -59,6 +60,10 @@ class Problem:
     @property
     def m(self):
         return self.W0.shape[0]
+
+    def gram(self, indptr, indices):
+        """G_t = J_t J_tᵀ from the fire sets (CSR), exact: (X Xᵀ) ∘ (B Bᵀ)/m (SPEC §1 identity)."""
+        return gram_from_csr(indptr, indices, self.XXt, self.m)
 
 
 def make_problem(X, y, m, b, rngs):
@@ -124,3 +129,39 @@ class ImplicitWeights:
         C = self.C[self.row[ids]]
         out[ids] = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", C, self.XXt, C), 0.0))
         return out
+
+
+# -- the model seam (what the engine calls) --------------------------------------------------
+def build(scenario, X, y, rngs):
+    """The Problem of a resolved scenario on data (X, y): width, shift b and the init stream."""
+    from simulator.config import resolve_b
+
+    return make_problem(X, y, scenario.network.m, resolve_b(scenario.network), rngs)
+
+
+def theory_constants(problem, scenario):
+    """The constants the checks need (b, λ of the exact NTK, δ, R0 = n/λ, ρ, ᾱ), from seed 002's theory."""
+    from simulator.theory import seed002
+
+    return seed002.constants(problem.X, problem.b, scenario.theory.rho, scenario.network.alpha_bar)
+
+
+def trace_data(problem, scenario):
+    """The arrays a trace stores under /data, and a note saying how to regenerate W0 when it is left out."""
+    # the writer stores W0 while m·d <= output.store_W0_max, else records its shape and this note
+    return {"X": problem.X, "y": problem.y, "a": problem.a, "W0": problem.W0,
+            "note": f"W0 = standard normal (m, d) from the 'init' stream of seed {scenario.seed} "
+                    "(simulator.streams.streams / simulator.models.two_layer.make_problem)"}
+
+
+def initial_scales(problem, f0):
+    """Lemma 4.2's quantities at W0 (checked by `validate`): ‖W0‖₂/√m and max_i |f0(x_i)|."""
+    W0 = problem.W0
+    top = float(np.linalg.eigvalsh(W0.T @ W0)[-1])  # ‖W0‖₂² from the d×d Gram, O(md²)
+    return {"W0_norm_over_sqrt_m": math.sqrt(max(top, 0.0) / problem.m),
+            "f0_max_abs": float(np.max(np.abs(f0)))}
+
+
+def memory_words(n, d, m):
+    """8-byte words the problem itself holds at its peak: W0, a, drift/marks, the initial leaf matrix."""
+    return m * d + 3 * m + n * m

@@ -1,0 +1,93 @@
+"""The active-set index (`index = "active"`): no per-point structure, only K_t and what travels with it.
+
+A step moves only neurons of K_t = ∪_i S_i(t); a neuron outside K_t fires on no point and does not
+move, so it fires on none at t+1 either: K_{t+1} ⊆ K_t (the active set only shrinks). The new fire
+sets are therefore read off the leaves of K_t while they are being refreshed, in the same pass, and
+the index is just K with, aligned with it, each neuron's points, leaves (LK), a_r/√m (aK) and row of
+the implicit weights (rowK), so a step streams through them. There is no (m, n) leaf array: Init
+computes the leaves block by block, and neurons that leave the set are kept as (ids, final leaves).
+Exact, like the other indexes; it relies on every step being of the form W − Jᵀg (true for every
+direction here).
+
+With the d-free leaf update the whole step is one fused pass (`active_gram_step`): weights, leaves,
+K_{t+1} compacted in place, and f_{t+1} with the fire counts, which the next query then just reads.
+"""
+
+import math
+
+import numpy as np
+
+from simulator.indexes.base import FireSets, Index
+from simulator.kernels import active as _act
+from simulator.kernels import jacobian as _jac
+
+
+class ActiveSet(Index):
+    name = "active"
+    counters = ()
+
+    @classmethod
+    def memory_words(cls, n, d, m):
+        return 3 * n * m  # bounded like the incidence (K ⊆ [m] with its points and leaves)
+
+    def build(self):
+        p = self.problem
+        self.K, self.kptr, self.kpts, self.LK = _act.active_from_weights(p.W0, p.X, p.b)
+        self.aK = p.a[self.K] / math.sqrt(p.m)
+        self.rowK = np.full(self.K.shape[0], -1, dtype=np.int64)  # row of C, −1 until a neuron moves
+        self._left = []  # (neurons, final leaves) of those that left K: they never change again
+        self._next = None  # (f_t, fire counts) left by the previous step's fused pass
+
+    def query(self, point_major=False):
+        p = self.problem
+        if self._next is not None:
+            f, counts = self._next
+            self._next = None
+        else:
+            f = _act.forward_active(self.kptr, self.kpts, self.aK, self.LK, p.b, p.n)
+            counts = np.bincount(self.kpts, minlength=p.n)
+        fs = FireSets(self.K, self.kptr, self.kpts, self.aK, f, counts)
+        if point_major:  # the set is neuron-major already; the point-major view only feeds a sketch
+            fs.indptr, fs.indices = _jac.point_major(self.K, self.kptr, self.kpts, p.n)
+        return fs
+
+    def apply_step(self, fs, g):
+        if self.leaf_update != "gram":
+            return super().apply_step(fs, g)
+        # the fast path: weights, leaves and the next fire sets in one streaming pass
+        p, W = self.problem, self.W
+        W.reserve(self.K.shape[0])
+        (self.K, self.kptr, self.kpts, self.aK, self.rowK, self.LK, W.moved, left, left_leaves, f_next,
+         counts) = _act.active_gram_step(self.K, self.kptr, self.kpts, self.aK, self.rowK, self.LK, g, p.XXt,
+                                         p.b, W.row, W.C, W.moved)
+        self._next = (f_next, counts)
+        if left.shape[0]:
+            self._left.append((left, left_leaves))
+
+    def _set_leaves(self, fs, rows):
+        K = self.K
+        self.K, self.kptr, self.kpts, self.LK, keep, left = _act.active_update(K, rows, self.LK, self.problem.b)
+        if left.shape[0]:
+            self._left.append((K[left], rows[left]))
+        self.aK = self.aK[keep]
+        self.rowK = self.W.row[self.K]
+
+    def _shift_leaves(self, fs, deltas):  # only reached if the fused path is bypassed
+        self._set_leaves(fs, self.LK + deltas)
+
+    # views
+    def fire_sets(self):
+        return _jac.point_major(self.K, self.kptr, self.kpts, self.problem.n)  # K ascending: ascending per point
+
+    def predictions(self):
+        p = self.problem
+        return _act.forward_active(self.kptr, self.kpts, self.aK, self.LK, p.b, p.n)
+
+    def leaves(self):
+        # neurons that never fired keep <w_r(0), x_i>; the others' leaves are stored
+        p = self.problem
+        U = p.W0 @ p.X.T
+        for r, L in self._left:
+            U[r] = L
+        U[self.K] = self.LK
+        return np.ascontiguousarray(U.T)

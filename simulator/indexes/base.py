@@ -1,0 +1,137 @@
+"""The fire-set index interface: what a training step needs to know about S_i(t).
+
+An index owns the leaves u_{r,i} = <w_r(t), x_i> (in whatever layout it likes) and the structure
+that finds the fire sets S_i(t) = {r : u_{r,i} > b} (strict `>`, SPEC §1). A step asks it for
+
+- `query()` → `FireSets`: K = ∪_i S_i with each neuron's points (neuron-major CSR), a_r/√m aligned
+  with K, f_t from fire sets and leaves only, the fire counts, and on request the point-major CSR;
+- `apply_step(fs, g)`: W_{t+1} = W_t − J_tᵀ g_t on the neurons of K (in the implicit weights it
+  was given, SPEC §6) and their leaves refreshed, by inner products (O(nd) per neuron) or through
+  X Xᵀ (d-free, SPEC §6) as `leaf_update` says;
+- `work()`: running totals of its cost counters (e.g. tree nodes touched), so a step reports the
+  difference as counts that do not depend on the machine;
+- views for metrics (outside the timed step): `fire_sets()` (sorted CSR), `leaves()`, `predictions()`.
+
+Every step direction (exact Gram, sketched regression, gradient) moves the weights as W − Jᵀg, so
+any index serves any direction; `solvers/sublinear.py` combines one of each.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.kernels import jacobian as _jac
+
+
+@dataclass
+class FireSets:
+    """The fire sets of one iteration, in the views a step uses (kernels/jacobian.py layout)."""
+
+    K: np.ndarray  # ∪_i S_i, neuron ids
+    kptr: np.ndarray  # neuron-major CSR: F_r = kpts[kptr[q]:kptr[q+1]] for r = K[q]
+    kpts: np.ndarray
+    aK: np.ndarray  # a_r/√m aligned with K
+    f: np.ndarray  # f_t (n,), from fire sets and leaves
+    counts: np.ndarray  # |S_i(t)| (n,)
+    indptr: np.ndarray | None = None  # point-major CSR, when asked for (a sketch reads it)
+    indices: np.ndarray | None = None
+
+    @property
+    def nnz(self):
+        """Σ_i |S_i(t)|: the nonzero blocks of J_t."""
+        return int(self.kpts.shape[0])
+
+
+class Index:
+    """Base class: subclasses set `name` and `counters` and implement the hooks."""
+
+    name = ""
+    counters: tuple = ()  # the cost counters `work()` reports (trace metrics of the same name)
+
+    def __init__(self, problem, weights, leaf_update):
+        self.problem = problem
+        self.W = weights  # ImplicitWeights, shared with the solver (it is the solver's state)
+        self.leaf_update = leaf_update  # "inner-product" | "gram"
+
+    @classmethod
+    def memory_words(cls, n, d, m):
+        """8-byte words the index holds at its peak, for the engine's memory guard."""
+        raise NotImplementedError
+
+    def build(self):
+        """Init: the leaves of W0 and the structure over them."""
+        raise NotImplementedError
+
+    def query(self, point_major=False):
+        """The fire sets at b as `FireSets`; `point_major` also fills indptr/indices."""
+        raise NotImplementedError
+
+    def apply_step(self, fs, g):
+        """W ← W − J_tᵀ g on the neurons of K, and their leaves refreshed (SPEC §4 step 3, §6)."""
+        p = self.problem
+        dcv = _jac.step_coefficients(fs.kptr, fs.kpts, fs.aK, g)
+        self.W.add_step(fs.K, fs.kptr, fs.kpts, dcv)
+        if self.leaf_update == "gram":  # u_{r,i} += Σ_j Δc_{r,j} <x_j, x_i>: no d (SPEC §6)
+            self._shift_leaves(fs, _jac.leaf_deltas(fs.kptr, fs.kpts, dcv, p.XXt))
+        else:  # u_{r,i} = <w_r(t+1), x_i>, O(nd) per neuron
+            self._set_leaves(fs, self.W.rows(fs.K) @ p.X.T)
+
+    def _set_leaves(self, fs, rows):
+        """Neurons fs.K get leaves rows (|K|, n)."""
+        raise NotImplementedError
+
+    def _shift_leaves(self, fs, deltas):
+        """Leaves of neurons fs.K change by deltas (|K|, n)."""
+        raise NotImplementedError
+
+    def work(self):
+        """Running totals of the cost counters, {name: int}."""
+        return {}
+
+    # views (metrics; not timed) ---------------------------------------------
+    def fire_sets(self):
+        """S_i(t) as CSR (indptr, indices), ascending neuron ids per point."""
+        raise NotImplementedError
+
+    def leaves(self):
+        """U_t (n, m), U[i, r] = <w_r(t), x_i>."""
+        raise NotImplementedError
+
+    def predictions(self):
+        """f_t from fire sets and leaves."""
+        return self.query().f
+
+
+class PointMajorIndex(Index):
+    """An index whose structure yields point-major fire sets over an (m, n) leaf array.
+
+    The step's neuron-major view is derived each iteration (`by_neuron`, with an O(m) scratch
+    that is all −1 between calls, so nothing per step costs O(m)).
+    """
+
+    sorted_K = False  # whether the index wants K ascending (the tree's batched update does)
+
+    def _after_build(self):
+        p = self.problem
+        self._mark = np.full(p.m, -1, dtype=np.int64)
+
+    def _csr(self, sort):
+        raise NotImplementedError
+
+    def query(self, point_major=False):
+        p = self.problem
+        indptr, indices = self._csr(sort=False)
+        K, kptr, kpts = _jac.by_neuron(indptr, indices, self._mark, self.sorted_K)
+        f = _jac.forward(indptr, indices, self._LT, p.a, p.b)
+        return FireSets(K, kptr, kpts, p.a[K] / math.sqrt(p.m), f, np.diff(indptr), indptr, indices)
+
+    def fire_sets(self):
+        return self._csr(sort=True)
+
+    def predictions(self):
+        indptr, indices = self._csr(sort=True)
+        return _jac.forward(indptr, indices, self._LT, self.problem.a, self.problem.b)
+
+    def leaves(self):
+        return np.ascontiguousarray(self._LT.T)
