@@ -15,16 +15,7 @@ from simulator.data import (
     separability,
 )
 
-
-def naive_separability(X):
-    """Reference: O(n²) double loop over pairs, straight from Def. 2.11."""
-    n = X.shape[0]
-    best = np.inf
-    for i in range(n):
-        for j in range(n):
-            if i != j:
-                best = min(best, np.linalg.norm(X[i] - X[j]), np.linalg.norm(X[i] + X[j]))
-    return best
+from naive import naive_separability
 
 
 def unit(X):

@@ -6,22 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from simulator.tree import FireSetIndex
 
-
-def naive_fire_sets(U, b):
-    return [np.array([r for r in range(U.shape[1]) if U[i, r] > b], dtype=np.int64) for i in range(U.shape[0])]
-
-
-def naive_jacobian(W, X, a, b):
-    """J (n, m·d): row i, block r = a_r x_i 1[<w_r,x_i> > b] / sqrt(m), built entry by entry."""
-    m, d = W.shape
-    n = X.shape[0]
-    J = np.zeros((n, m * d))
-    for i in range(n):
-        for r in range(m):
-            if np.dot(W[r], X[i]) > b:
-                for c in range(d):
-                    J[i, r * d + c] = a[r] * X[i, c] / np.sqrt(m)
-    return J
+from naive import naive_fire_sets, naive_jacobian
 
 
 def check_csr(index, U, b):

@@ -8,29 +8,7 @@ import pytest
 from simulator.kernels import active as act
 from simulator.kernels import jacobian as jac
 
-
-def naive_problem(m, n, d, seed, b=0.3):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    W = rng.standard_normal((m, d))
-    a = rng.choice([-1.0, 1.0], size=m)
-    U = X @ W.T
-    fires = U > b
-    indptr = np.concatenate([[0], np.cumsum(fires.sum(axis=1))]).astype(np.int64)
-    indices = np.concatenate([np.flatnonzero(row) for row in fires]).astype(np.int64)
-    return X, W, a, U, b, fires, indptr, indices
-
-
-def naive_jacobian(X, a, fires):
-    n, d = X.shape
-    m = a.shape[0]
-    J = np.zeros((n, m * d))
-    for i in range(n):
-        for r in range(m):
-            if fires[i, r]:
-                J[i, r * d:(r + 1) * d] = a[r] * X[i] / math.sqrt(m)
-    return J
+from naive import naive_active, naive_jacobian_of_incidence, naive_problem
 
 
 @pytest.mark.parametrize("m,n,d,seed", [(1, 2, 3, 0), (7, 3, 2, 1), (200, 5, 4, 2), (1000, 8, 6, 3)])
@@ -47,7 +25,7 @@ def test_kernels_match_the_dense_jacobian(m, n, d, seed, sort):
     for q, r in enumerate(K):
         assert np.array_equal(kpts[kptr[q]:kptr[q + 1]], np.flatnonzero(fires[:, r]))
 
-    J = naive_jacobian(X, a, fires)
+    J = naive_jacobian_of_incidence(X, a, fires)
     G = J @ J.T
     XXt = X @ X.T
     assert np.allclose(XXt * jac.gram_counts(kptr, kpts, n) / m, G, rtol=1e-12, atol=1e-15)
@@ -83,13 +61,6 @@ def test_empty_fire_sets():
     K, kptr, kpts = jac.by_neuron(indptr, indices, np.full(5, -1, dtype=np.int64), True)
     assert K.size == 0 and np.array_equal(kptr, [0]) and kpts.size == 0
     assert np.array_equal(jac.gram_counts(kptr, kpts, 3), np.zeros((3, 3)))
-
-
-def naive_active(U, b):
-    """Neurons firing on some point (ascending) and, per neuron, its points."""
-    fires = U > b
-    K = np.flatnonzero(fires.any(axis=0))
-    return K, [np.flatnonzero(fires[:, r]) for r in K]
 
 
 def check_active(active, U, b):

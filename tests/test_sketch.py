@@ -25,54 +25,10 @@ from simulator.kernels.sketch import (
     subspace_distortion_gram,
 )
 
-M64 = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
+from naive import naive_dense_jt, naive_entry, naive_osnap_matrix, naive_sketch_jt
 
 
-# ---------------------------------------------------------------- naive refs
-
-def naive_mix(z):
-    z &= M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return z ^ (z >> 31)
-
-
-def naive_entry(seed, r, c, k, d, s, nnz):
-    """Documented hash, in Python integers: key = mix(seed + γ), counter
-    (r·d + c)·nnz + k, h = mix(key + γ·(counter + 1)); row from the top 32
-    bits inside block k, sign from bit 0."""
-    key = naive_mix(int(seed) + GOLDEN)
-    h = naive_mix(key + GOLDEN * ((r * d + c) * nnz + k + 1))
-    lo = k * s // nnz
-    size = (k + 1) * s // nnz - lo
-    return lo + (((h >> 32) * size) >> 32), (1.0 if h & 1 == 0 else -1.0)
-
-
-def naive_osnap_matrix(m, d, s, nnz, seed):
-    S = np.zeros((s, m * d))
-    for r in range(m):
-        for c in range(d):
-            for k in range(nnz):
-                row, sign = naive_entry(seed, r, c, k, d, s, nnz)
-                S[row, r * d + c] += sign / math.sqrt(nnz)
-    return S
-
-
-def naive_dense_jt(indptr, indices, a, X, m):
-    n, d = X.shape
-    A = np.zeros((m * d, n))
-    for i in range(n):
-        for r in indices[indptr[i]:indptr[i + 1]]:
-            for c in range(d):
-                A[r * d + c, i] = a[r] * X[i, c] / math.sqrt(m)
-    return A
-
-
-def naive_sketch_jt(indptr, indices, a, X, m, s, nnz, seed):
-    return naive_osnap_matrix(m, X.shape[1], s, nnz, seed) @ naive_dense_jt(
-        indptr, indices, a, X, m)
-
+# ---------------------------------------------------------------- problems
 
 def random_problem(m, d, n, rng, p=0.5, empty=()):
     X = rng.standard_normal((n, d))

@@ -11,35 +11,10 @@ from simulator.streams import streams
 from simulator.ntk import default_b
 from simulator.solvers import SOLVER_OPTIONS, get_solver
 
-
-# -- naive references ----------------------------------------------------------
-def naive_forward(W, X, a, b):
-    m = W.shape[0]
-    return np.array([sum(a[r] * max(W[r] @ x - b, 0.0) for r in range(m)) / math.sqrt(m) for x in X])
+from naive import naive_forward, naive_gauss_newton_step, naive_gd_step, naive_jacobian
 
 
-def naive_jacobian(W, X, a, b):
-    """J (n, m·d), row i, block r = a_r x_i 1[<w_r, x_i> > b] / √m."""
-    m, d = W.shape
-    J = np.zeros((X.shape[0], m * d))
-    for i, x in enumerate(X):
-        for r in range(m):
-            if W[r] @ x > b:
-                J[i, r * d:(r + 1) * d] = a[r] * x / math.sqrt(m)
-    return J
-
-
-def naive_gauss_newton_step(W, X, y, a, b):
-    J = naive_jacobian(W, X, a, b)
-    g = np.linalg.solve(J @ J.T, naive_forward(W, X, a, b) - y)
-    return W - (J.T @ g).reshape(W.shape)
-
-
-def naive_gd_step(W, X, y, a, b, eta):
-    J = naive_jacobian(W, X, a, b)
-    return W - eta * (J.T @ (naive_forward(W, X, a, b) - y)).reshape(W.shape)
-
-
+# -- problems ------------------------------------------------------------------
 def problem(n=16, d=16, m=4096, seed=1, b=None, y=None):
     rngs = streams(seed)
     X = rngs["data"].standard_normal((n, d))

@@ -9,31 +9,10 @@ from hypothesis import given, settings, strategies as st
 from simulator.kernels import tree as kt
 from simulator.tree import ThresholdTree
 
-
-# -- naive references ----------------------------------------------------------
-def naive_leaves(W, X):
-    return np.array([[float(np.dot(W[r], X[i])) for r in range(W.shape[0])] for i in range(X.shape[0])])
+from naive import naive_band, naive_heap_ok, naive_leaves, naive_query
 
 
-def naive_query(U, i, tau):
-    return np.array([r for r in range(U.shape[1]) if U[i, r] > tau], dtype=np.int64)
-
-
-def naive_band(U, i, lo, hi):
-    return np.array([r for r in range(U.shape[1]) if lo < U[i, r] <= hi], dtype=np.int64)
-
-
-def naive_heap_ok(nodes, M, U):
-    """Every leaf holds its u (or -inf padding); every internal node the max of its children."""
-    n, m = U.shape
-    for i in range(n):
-        leaves = nodes[i, M:]
-        assert np.array_equal(leaves[:m], U[i])
-        assert np.all(np.isneginf(leaves[m:]))
-        for k in range(1, M):
-            assert nodes[i, k] == max(nodes[i, 2 * k], nodes[i, 2 * k + 1])
-
-
+# -- helpers -------------------------------------------------------------------
 def rand_problem(m, n=4, d=5, seed=0):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((m, d)), rng.standard_normal((n, d))

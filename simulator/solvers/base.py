@@ -93,7 +93,6 @@ class Solver:
 
     name = ""
     phases: tuple = ()
-    exact = False  # exact Gauss-Newton in theory (its iterates equal the dense reference)
     # what kind of step it takes, recorded in the trace (attr solver_direction) so that the theory
     # checks follow from what ran: "exact" (Gauss-Newton, G g = f − y solved directly), "sketched"
     # (Gauss-Newton by a sketch-preconditioned iterative regression), "gradient" (g = η(f − y))

@@ -24,7 +24,6 @@ class BPSW(DenseSolver):
     phases = ("sketch", "regression", "update")
     direction = "sketched"
     counters = ("neurons_changed", "reg_iterations", "reg_residual", "sketch_rows")
-    exact = True  # up to cg_tol
 
     def _init(self, record):
         super()._init(record)

@@ -13,7 +13,6 @@ from simulator.solvers.dense import DenseSolver
 class GaussNewton(DenseSolver):
     name = "gauss-newton"
     phases = ("gram", "solve", "update")
-    exact = True
 
     def _step(self, record, phase):
         with phase("gram"):

@@ -30,7 +30,6 @@ from simulator.solvers.directions import make_direction
 
 class Sublinear(Solver):
     name = "sublinear"
-    exact = True  # up to eps_reg (Gauss-Newton directions); gd equals dense gd
 
     def __init__(self, problem, options=None, lam=None):
         super().__init__(problem, options, lam)
