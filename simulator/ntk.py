@@ -1,4 +1,4 @@
-"""Exact shifted NTK, λ, R0 and the bound formulas of SPEC §2 (seed 002).
+"""The exact shifted NTK and λ (seed 002, Def. 2.10, Remark 2.8), and the choice of the shift b.
 
 Everything here is closed form, plain NumPy/SciPy, no Monte Carlo.
 
@@ -8,12 +8,12 @@ because (<w, x_i>, <w, x_j>) with w ~ N(0, I_d) is a standard bivariate normal
 with that correlation. The orthant probability is evaluated through Owen's T
 function (`scipy.special.owens_t`). λ := λ_min(H^cts) (Remark 2.8).
 
-The bound functions return the value a run is checked against. Most bounds in
-the paper hold only up to constants (O, Õ, Ω) and only with probability
->= 1 − ρ over the initialisation; `BOUND_KINDS` says for each function whether
-its value is an exact inequality ("exact") or only an order ("O", "O~",
-"Omega"), so a validator reports measured/bound ratios for the latter instead
-of a hard pass/fail. `log` is the natural logarithm everywhere (SPEC).
+b is √(0.48 ln m) by default (Cor. A.11) or √(0.5 (1 − ᾱ) ln m) (Thm G.2);
+E|S_i(0)| = m·Q(b) is the mean fire count at initialisation. The paper's bound
+formulas (SPEC §2: Thm 2.13, Lemmas 2.12, 4.2-4.4, Def 4.5, Lemma D.3,
+Lemma A.10, Cor. A.11, Thm G.2, Lemma E.4, Thm 4.1) and R0 = n/λ are in
+``simulator.theory.seed002``, which uses the input checks below. `log` is the
+natural logarithm everywhere (SPEC).
 """
 
 import math
@@ -31,6 +31,7 @@ _RHO_TOL = 1e-9
 
 
 # --------------------------------------------------------------------------- validation
+# Input checks, shared with the bound formulas of simulator.theory.seed002.
 
 
 def _real(name, value, *, lo=None, lo_open=False, hi=None, hi_open=False):
@@ -174,16 +175,6 @@ def ntk_lambda(X, b):
     return float(np.linalg.eigvalsh(shifted_ntk(X, b))[0])
 
 
-def drift_radius_R0(n, lam):
-    """R0 = n/λ (Def. 4.5 writes R0 ≈ n/λ; we take the constant as 1)."""
-    return _n(n) / _lam(lam)
-
-
-def drift_radius(n, lam, m):
-    """The drift radius R0/√m of Def. 4.5 / Lemma 4.3: max_r ||w_r(t) − w_r(0)|| must stay below it."""
-    return drift_radius_R0(n, lam) / math.sqrt(_m(m))
-
-
 def default_b(m):
     """b = √(0.48 ln m) (Cor. A.11; Thm G.2 with ᾱ = 0.04), so e^{−b²/2} = m^{−0.24}."""
     return math.sqrt(0.48 * math.log(_m(m)))
@@ -198,178 +189,3 @@ def b_from_alpha_bar(m, alpha_bar):
 def expected_fire_count(m, b):
     """E|S_i(0)| = m·Q(b) exactly (each <w_r(0), x_i> ~ N(0,1) for unit x_i). Not a paper bound."""
     return _m(m) * float(norm.sf(_b(b)))
-
-
-# --------------------------------------------------------------------------- bounds (SPEC §2)
-
-
-def thm_2_13_lambda_bounds(b, delta, n):
-    """Theorem 2.13 (Thm F.1 of [47]): e^{−b²/2}·δ/(100 n²) <= λ <= e^{−b²/2}. Exact.
-
-    The theorem assumes δ < √2; δ = √2 (all pairs orthogonal) is accepted here
-    because then H = Q(b)·I and the sandwich still holds. n >= 2 (δ needs a pair).
-    """
-    b = _b(b)
-    delta = _real("delta", delta, lo=0.0, hi=math.sqrt(2.0) + 1e-12)
-    n = _real("n", n, lo=2.0)
-    e = math.exp(-b * b / 2.0)
-    return e * delta / (100.0 * n * n), e
-
-
-def lemma_2_12_bound(lam):
-    """Lemma 2.12 (Lemma C.1 of [47]): λ_min(H^dis at W0) >= ¾λ w.p. 1 − ρ
-    once m = Ω(λ^{-1} n log(n/ρ)). Returns ¾λ. Exact."""
-    return 0.75 * _lam(lam)
-
-
-def lemma_4_2_weight_norm_order(m):
-    """Lemma 4.2 (Lemma D.1): ||W0||_2 = O(√m). Returns √m (report ||W0||_2/√m). Order O."""
-    return math.sqrt(_m(m))
-
-
-def lemma_4_2_output_order():
-    """Lemma 4.2: max_i |f(W0, x_i)| = O(1). Returns 1. Order O."""
-    return 1.0
-
-
-def lemma_4_2_jacobian_row_order():
-    """Lemma 4.2: max_i ||J_{W0,x_i}||_F = O(1). Returns 1. Order O."""
-    return 1.0
-
-
-def lemma_4_3_gram_deviation_bound(lam):
-    """Lemma 4.3 (Lemma D.2): ||G_t − G_0||_F <= λ/2 while max_r drift <= R0/√m. Exact."""
-    return 0.5 * _lam(lam)
-
-
-def lemma_4_3_lambda_min_bound(lam):
-    """Lemma 4.3 (Lemma D.2): λ_min(G_t) >= λ/2 while max_r drift <= R0/√m. Exact."""
-    return 0.5 * _lam(lam)
-
-
-def lemma_4_4_jacobian_deviation_order(n, R0, m):
-    """Lemma 4.4 (Lemma D.3): ||J_t − J_0||_F = Õ(√n · R0^{1/2} · m^{−1/4}). Order Õ (returns the
-    expression without constants or log factors)."""
-    R0 = _real("R0", R0, lo=0.0, lo_open=True)
-    return math.sqrt(_n(n) * R0) * _m(m) ** -0.25
-
-
-def lemma_4_4_jacobian_row_deviation_order(R0, m):
-    """Lemma 4.4 (Lemma D.3): ||J_{W,x_i} − J_{W0,x_i}||_2 = Õ(R0^{1/2} m^{−1/4}). Order Õ."""
-    R0 = _real("R0", R0, lo=0.0, lo_open=True)
-    return math.sqrt(R0) * _m(m) ** -0.25
-
-
-def lemma_4_4_jacobian_norm_order(n):
-    """Lemma 4.4 (Lemma D.3): ||J_t||_F = O(√n). Order O."""
-    return math.sqrt(_n(n))
-
-
-def def_4_5_residual_bound(prev_residual_norm):
-    """Def. 4.5 (induction hypothesis): ||f_{t+1} − y|| <= ½||f_t − y||. Returns ½·previous. Exact."""
-    return 0.5 * _real("prev_residual_norm", prev_residual_norm, lo=0.0)
-
-
-def def_4_5_drift_bound(n, lam, m):
-    """Def. 4.5 (induction hypothesis): max_r ||w_r(t) − w_r(0)|| <= R0/√m, R0 = n/λ. Exact
-    given R0 = n/λ (the paper writes R0 ≈ n/λ)."""
-    return drift_radius(n, lam, m)
-
-
-def lemma_d3_flip_bound(n, rho, R0, m, include_mean=False):
-    """Lemma D.3 (proof of Lemma 4.4): for each i, the number of neurons whose activation on x_i
-    differs from t = 0 is <= 2 ln(n/ρ)·R0·√m, w.p. >= 1 − ρ, while max_r drift <= R0/√m
-    (R0 >= 1 assumed by the lemma). Exact as printed.
-
-    Paper vs SPEC: SPEC copies the final line of the proof. The proof's own Hoeffding step,
-    Pr[Σ_r s_{i,r} >= (t + 4/5) R0 √m] <= 2 e^{−t²} with t = 2 ln(n/ρ), only supports
-    (2 ln(n/ρ) + 4/5)·R0·√m: the mean term (4/5)R0√m (anti-concentration, Lemma A.4) is dropped.
-    For ρ <= 0.1 the difference is < 18 %. Pass include_mean=True for the proof's value.
-    """
-    n = _n(n)
-    rho = _rho(rho)
-    R0 = _real("R0", R0, lo=0.0, lo_open=True)
-    m = _m(m)
-    return (2.0 * math.log(n / rho) + (0.8 if include_mean else 0.0)) * R0 * math.sqrt(m)
-
-
-def lemma_a10_fire_bound(m, b):
-    """Lemma A.10 (Lemma 3.8 of [47]): k_{i,0} = |S_i(0)| <= 2·m·e^{−b²/2} w.h.p. Exact as used.
-
-    The paper states only O(m e^{−b²/2}); the constant 2 is SPEC's, taken from Cor. A.11.
-    Since Q(b) <= ½ e^{−b²/2}, the bound is at least 4× the mean m·Q(b).
-    """
-    b = _b(b)
-    return 2.0 * _m(m) * math.exp(-b * b / 2.0)
-
-
-def cor_a11_fire_bound(m):
-    """Cor. A.11: with b = √(0.48 ln m), |S_i(0)| <= 2 m^{0.76} w.h.p. Exact.
-    Equals lemma_a10_fire_bound(m, default_b(m))."""
-    return 2.0 * _m(m) ** 0.76
-
-
-def thm_g2_sparsity_exponent(alpha_bar):
-    """Thm G.2: with b = √(0.5(1 − ᾱ) ln m) the sparsity is O(m^{(3+ᾱ)/4}); returns (3+ᾱ)/4
-    (0.76 at ᾱ = 0.04)."""
-    a = _real("alpha_bar", alpha_bar, lo=0.0, lo_open=True, hi=1.0)
-    return (3.0 + a) / 4.0
-
-
-def thm_g2_sparsity_order(m, alpha_bar):
-    """Thm G.2: sparsity (fire count per point) O(m^{(3+ᾱ)/4}). Order O."""
-    return _m(m) ** thm_g2_sparsity_exponent(alpha_bar)
-
-
-def lemma_e4_iterations(n, lam):
-    """Lemma E.4: the iterative regression needs O(log(n/λ)) iterations
-    (= log(κ/ε_reg) with κ = √(n/λ), ε_reg = √(λ/n)). Returns ln(n/λ). Order O."""
-    return math.log(_n(n) / _lam(lam))
-
-
-def eps_reg(lam, n):
-    """ε_reg = (1/6)·√(λ/n) (Algorithm 5, line 30). Exact."""
-    return math.sqrt(_lam(lam) / _n(n)) / 6.0
-
-
-def thm_4_1_width_requirement(lam, n, d, rho):
-    """Thm 4.1: m = Ω(max{λ^{-4} n^4, λ^{-2} n² d ln(16n/ρ)}). Order Ω (constant unknown).
-
-    Note: the proof of Thm G.2 quotes Thm 4.1 as m = Ω(λ^{-4} n^4 b² log²(n/ρ)) instead.
-    """
-    lam, n, rho = _lam(lam), _n(n), _rho(rho)
-    d = _real("d", d, lo=1.0)
-    return max(lam ** -4 * n ** 4, lam ** -2 * n * n * d * math.log(16.0 * n / rho))
-
-
-def thm_4_1_width_ratio(m, lam, n):
-    """m / (λ^{-4} n^4): how far a run's width is from Thm 4.1's dominant requirement
-    (>= 1 up to the unknown constant means inside the proven regime). Order Ω."""
-    lam, n = _lam(lam), _n(n)
-    return _m(m) * lam ** 4 / n ** 4
-
-
-# How a validator should treat each bound: "exact" = hard inequality (holds / fails);
-# "O", "O~" (Õ, up to log factors) and "Omega" = order only: report measured/bound ratios.
-BOUND_KINDS = {
-    "thm_2_13_lambda_bounds": "exact",
-    "lemma_2_12_bound": "exact",
-    "lemma_4_2_weight_norm_order": "O",
-    "lemma_4_2_output_order": "O",
-    "lemma_4_2_jacobian_row_order": "O",
-    "lemma_4_3_gram_deviation_bound": "exact",
-    "lemma_4_3_lambda_min_bound": "exact",
-    "lemma_4_4_jacobian_deviation_order": "O~",
-    "lemma_4_4_jacobian_row_deviation_order": "O~",
-    "lemma_4_4_jacobian_norm_order": "O",
-    "def_4_5_residual_bound": "exact",
-    "def_4_5_drift_bound": "exact",
-    "lemma_d3_flip_bound": "exact",
-    "lemma_a10_fire_bound": "exact",
-    "cor_a11_fire_bound": "exact",
-    "thm_g2_sparsity_order": "O",
-    "lemma_e4_iterations": "O",
-    "eps_reg": "exact",
-    "thm_4_1_width_requirement": "Omega",
-    "thm_4_1_width_ratio": "Omega",
-}

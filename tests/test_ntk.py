@@ -1,6 +1,6 @@
 """Tests of simulator.ntk: the closed-form shifted NTK against independent methods
 (SciPy's multivariate normal CDF, 1-D quadrature, Monte Carlo, the b = 0 arc-cosine
-kernel), Theorem 2.13's sandwich on random data, and the bound formulas."""
+kernel), Theorem 2.13's sandwich on random data, and the bound formulas (simulator.theory.seed002)."""
 
 import math
 
@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from scipy.integrate import quad
 from scipy.stats import multivariate_normal, norm
 
-from simulator import data, ntk
+from simulator import data, ntk, theory
+from simulator.theory import seed002
 
 
 def unit_rows(rng, n, d):
@@ -190,7 +191,7 @@ def test_theorem_2_13_sandwich(seed):
     delta = ntk.separability(X)
     for b in [0.0, 0.5, 1.3, 2.0, ntk.default_b(10_000)]:
         lam = ntk.ntk_lambda(X, b)
-        lo, hi = ntk.thm_2_13_lambda_bounds(b, delta, n)
+        lo, hi = seed002.thm_2_13_lambda_bounds(b, delta, n)
         assert lo <= lam <= hi, (n, d, b, lo, lam, hi)
 
 
@@ -225,7 +226,7 @@ def test_default_b_and_alpha_bar():
     assert ntk.default_b(m) == pytest.approx(math.sqrt(0.48 * math.log(m)), rel=1e-15)
     assert ntk.b_from_alpha_bar(m, 0.04) == pytest.approx(ntk.default_b(m), rel=1e-14)
     assert ntk.b_from_alpha_bar(m, 1.0) == 0.0
-    assert ntk.thm_g2_sparsity_exponent(0.04) == pytest.approx(0.76, rel=1e-15)
+    assert seed002.thm_g2_sparsity_exponent(0.04) == pytest.approx(0.76, rel=1e-15)
 
 
 @pytest.mark.parametrize("m", [2, 100, 65536, 10 ** 9])
@@ -233,55 +234,57 @@ def test_default_b_and_alpha_bar():
 def test_alpha_bar_gives_claimed_sparsity(m, alpha_bar):
     # Thm G.2's step: m·e^{−b²/2} = m^{(3+ᾱ)/4} at b = √(0.5(1−ᾱ) ln m).
     b = ntk.b_from_alpha_bar(m, alpha_bar)
-    assert ntk.lemma_a10_fire_bound(m, b) / 2 == pytest.approx(ntk.thm_g2_sparsity_order(m, alpha_bar), rel=1e-12)
+    assert seed002.lemma_a10_fire_bound(m, b) / 2 == pytest.approx(seed002.thm_g2_sparsity_order(m, alpha_bar),
+                                                                   rel=1e-12)
     # Cor. A.11 is Lemma A.10 at the default b.
-    assert ntk.lemma_a10_fire_bound(m, ntk.default_b(m)) == pytest.approx(ntk.cor_a11_fire_bound(m), rel=1e-12)
+    assert seed002.lemma_a10_fire_bound(m, ntk.default_b(m)) == pytest.approx(seed002.cor_a11_fire_bound(m),
+                                                                              rel=1e-12)
 
 
 @settings(max_examples=100, deadline=None)
 @given(b=st.floats(0.0, 30.0), m=st.integers(1, 10 ** 12))
 def test_fire_bound_is_at_least_four_times_mean(b, m):
     # Q(b) <= ½ e^{−b²/2} (b >= 0), so 2m e^{−b²/2} >= 4·E|S_i(0)|.
-    assert 4 * ntk.expected_fire_count(m, b) <= ntk.lemma_a10_fire_bound(m, b) * (1 + 1e-12)
+    assert 4 * ntk.expected_fire_count(m, b) <= seed002.lemma_a10_fire_bound(m, b) * (1 + 1e-12)
 
 
 def test_bound_values():
     n, lam, m, d, rho = 10, 0.01, 10 ** 6, 5, 0.1
-    assert ntk.drift_radius_R0(n, lam) == pytest.approx(1000.0)
-    assert ntk.drift_radius(n, lam, m) == pytest.approx(1.0)
-    assert ntk.def_4_5_drift_bound(n, lam, m) == ntk.drift_radius(n, lam, m)
-    assert ntk.def_4_5_residual_bound(3.0) == 1.5
-    lo, hi = ntk.thm_2_13_lambda_bounds(0.0, 1.0, 10)
+    assert seed002.drift_radius_R0(n, lam) == pytest.approx(1000.0)
+    assert seed002.drift_radius(n, lam, m) == pytest.approx(1.0)
+    assert seed002.def_4_5_drift_bound(n, lam, m) == seed002.drift_radius(n, lam, m)
+    assert seed002.def_4_5_residual_bound(3.0) == 1.5
+    lo, hi = seed002.thm_2_13_lambda_bounds(0.0, 1.0, 10)
     assert (lo, hi) == pytest.approx((1e-4, 1.0))
-    lo, hi = ntk.thm_2_13_lambda_bounds(2.0, 0.5, 5)
+    lo, hi = seed002.thm_2_13_lambda_bounds(2.0, 0.5, 5)
     assert (lo, hi) == pytest.approx((math.exp(-2) * 0.5 / 2500, math.exp(-2)))
-    assert ntk.lemma_2_12_bound(lam) == pytest.approx(0.0075)
-    assert ntk.lemma_4_3_gram_deviation_bound(lam) == pytest.approx(0.005)
-    assert ntk.lemma_4_3_lambda_min_bound(lam) == pytest.approx(0.005)
-    assert ntk.lemma_4_4_jacobian_deviation_order(n, 1000.0, m) == pytest.approx(math.sqrt(10 * 1000) / m ** 0.25)
-    assert ntk.lemma_4_4_jacobian_row_deviation_order(1000.0, m) == pytest.approx(math.sqrt(1000) / m ** 0.25)
-    assert ntk.lemma_4_4_jacobian_norm_order(n) == pytest.approx(math.sqrt(10))
-    assert ntk.lemma_4_2_weight_norm_order(m) == pytest.approx(1000.0)
-    assert ntk.lemma_d3_flip_bound(n, rho, 1000.0, m) == pytest.approx(2 * math.log(100) * 1000 * 1000)
-    assert ntk.lemma_d3_flip_bound(n, rho, 1000.0, m, include_mean=True) == pytest.approx(
+    assert seed002.lemma_2_12_bound(lam) == pytest.approx(0.0075)
+    assert seed002.lemma_4_3_gram_deviation_bound(lam) == pytest.approx(0.005)
+    assert seed002.lemma_4_3_lambda_min_bound(lam) == pytest.approx(0.005)
+    assert seed002.lemma_4_4_jacobian_deviation_order(n, 1000.0, m) == pytest.approx(math.sqrt(10 * 1000) / m ** 0.25)
+    assert seed002.lemma_4_4_jacobian_row_deviation_order(1000.0, m) == pytest.approx(math.sqrt(1000) / m ** 0.25)
+    assert seed002.lemma_4_4_jacobian_norm_order(n) == pytest.approx(math.sqrt(10))
+    assert seed002.lemma_4_2_weight_norm_order(m) == pytest.approx(1000.0)
+    assert seed002.lemma_d3_flip_bound(n, rho, 1000.0, m) == pytest.approx(2 * math.log(100) * 1000 * 1000)
+    assert seed002.lemma_d3_flip_bound(n, rho, 1000.0, m, include_mean=True) == pytest.approx(
         (2 * math.log(100) + 0.8) * 1000 * 1000)
-    assert ntk.lemma_a10_fire_bound(m, 2.0) == pytest.approx(2 * m * math.exp(-2))
-    assert ntk.cor_a11_fire_bound(m) == pytest.approx(2 * m ** 0.76)
-    assert ntk.lemma_e4_iterations(n, lam) == pytest.approx(math.log(1000))
-    assert ntk.eps_reg(lam, n) == pytest.approx(math.sqrt(0.001) / 6)
-    req = ntk.thm_4_1_width_requirement(lam, n, d, rho)
+    assert seed002.lemma_a10_fire_bound(m, 2.0) == pytest.approx(2 * m * math.exp(-2))
+    assert seed002.cor_a11_fire_bound(m) == pytest.approx(2 * m ** 0.76)
+    assert seed002.lemma_e4_iterations(n, lam) == pytest.approx(math.log(1000))
+    assert seed002.eps_reg(lam, n) == pytest.approx(math.sqrt(0.001) / 6)
+    req = seed002.thm_4_1_width_requirement(lam, n, d, rho)
     assert req == pytest.approx(max(1e8 * 1e4, 1e4 * 100 * 5 * math.log(1600)))
-    assert ntk.thm_4_1_width_ratio(m, lam, n) == pytest.approx(m / 1e12)
+    assert seed002.thm_4_1_width_ratio(m, lam, n) == pytest.approx(m / 1e12)
 
 
-def test_bound_kinds_cover_every_bound_function():
-    bound_names = {name for name in dir(ntk)
+def test_every_bound_function_is_documented_and_every_check_has_a_kind():
+    # BOUND_KINDS is gone: the kind of each checked statement is its Check record's `kind`.
+    bound_names = {name for name in dir(seed002)
                    if name.split("_")[0] in {"thm", "lemma", "cor", "def"} or name == "eps_reg"}
-    bound_names.discard("thm_g2_sparsity_exponent")  # an exponent, not a bound value
-    assert bound_names == set(ntk.BOUND_KINDS)
-    assert set(ntk.BOUND_KINDS.values()) <= {"exact", "O", "O~", "Omega"}
+    assert bound_names
+    assert {c.kind for c in seed002.CHECKS} <= set(theory.KINDS)
     for name in bound_names:
-        assert getattr(ntk, name).__doc__
+        assert getattr(seed002, name).__doc__
 
 
 @pytest.mark.parametrize("call, arg", [
@@ -290,20 +293,20 @@ def test_bound_kinds_cover_every_bound_function():
     (lambda: ntk.default_b(float("nan")), "m"),
     (lambda: ntk.b_from_alpha_bar(100, -0.1), "alpha_bar"),
     (lambda: ntk.b_from_alpha_bar(100, 1.5), "alpha_bar"),
-    (lambda: ntk.drift_radius_R0(10, 0.0), "lam"),
-    (lambda: ntk.drift_radius_R0(0, 0.1), "n"),
-    (lambda: ntk.drift_radius(10, 0.1, 0.5), "m"),
-    (lambda: ntk.thm_2_13_lambda_bounds(-1.0, 0.5, 10), "b"),
-    (lambda: ntk.thm_2_13_lambda_bounds(1.0, 1.5, 10), "delta"),
-    (lambda: ntk.thm_2_13_lambda_bounds(1.0, float("inf"), 10), "delta"),
-    (lambda: ntk.thm_2_13_lambda_bounds(1.0, 0.5, 1), "n"),
-    (lambda: ntk.lemma_d3_flip_bound(10, 0.0, 5.0, 100), "rho"),
-    (lambda: ntk.lemma_d3_flip_bound(10, 1.0, 5.0, 100), "rho"),
-    (lambda: ntk.lemma_d3_flip_bound(10, 0.1, -5.0, 100), "R0"),
-    (lambda: ntk.lemma_a10_fire_bound(100, -0.5), "b"),
-    (lambda: ntk.eps_reg(-1.0, 10), "lam"),
-    (lambda: ntk.thm_4_1_width_requirement(0.1, 10, 0, 0.1), "d"),
-    (lambda: ntk.thm_4_1_width_ratio(True, 0.1, 10), "m"),
+    (lambda: seed002.drift_radius_R0(10, 0.0), "lam"),
+    (lambda: seed002.drift_radius_R0(0, 0.1), "n"),
+    (lambda: seed002.drift_radius(10, 0.1, 0.5), "m"),
+    (lambda: seed002.thm_2_13_lambda_bounds(-1.0, 0.5, 10), "b"),
+    (lambda: seed002.thm_2_13_lambda_bounds(1.0, 1.5, 10), "delta"),
+    (lambda: seed002.thm_2_13_lambda_bounds(1.0, float("inf"), 10), "delta"),
+    (lambda: seed002.thm_2_13_lambda_bounds(1.0, 0.5, 1), "n"),
+    (lambda: seed002.lemma_d3_flip_bound(10, 0.0, 5.0, 100), "rho"),
+    (lambda: seed002.lemma_d3_flip_bound(10, 1.0, 5.0, 100), "rho"),
+    (lambda: seed002.lemma_d3_flip_bound(10, 0.1, -5.0, 100), "R0"),
+    (lambda: seed002.lemma_a10_fire_bound(100, -0.5), "b"),
+    (lambda: seed002.eps_reg(-1.0, 10), "lam"),
+    (lambda: seed002.thm_4_1_width_requirement(0.1, 10, 0, 0.1), "d"),
+    (lambda: seed002.thm_4_1_width_ratio(True, 0.1, 10), "m"),
     (lambda: ntk.expected_fire_count("many", 1.0), "m"),
 ])
 def test_bad_inputs_raise_naming_argument(call, arg):

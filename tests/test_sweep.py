@@ -22,7 +22,7 @@ from simulator.engine.sweep import (
     width_threshold_report,
 )
 from simulator.engine.trace import Trace
-from simulator.ntk import thm_4_1_width_requirement
+from simulator.theory.seed002 import thm_4_1_width_requirement
 
 SMALL = ("data.n=4", "data.d=3")
 

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from simulator import ntk
+from simulator.theory import seed002
 from simulator.cli import cli
 from simulator.engine.trace import Trace, TraceWriter
 from simulator.engine.validate import FAILS, HOLDS, NA, RATIO, run_checks
@@ -85,7 +86,7 @@ def test_fire_bounds_and_flips(tmp_path):
     bound = 2 * M * math.exp(-B * B / 2)
     fire = np.full((2, N), 10)
     fire[0, 2] = int(bound) + 1
-    flip_bound = ntk.lemma_d3_flip_bound(N, 0.1, R0, M)
+    flip_bound = seed002.lemma_d3_flip_bound(N, 0.1, R0, M)
     flips = np.zeros((2, N), dtype=np.int64)
     flips[1, 0] = int(flip_bound) + 1
     r = checks(synthetic(tmp_path, [1.0, 0.4], fire=fire, flips=flips))
@@ -104,7 +105,8 @@ def test_cor_a_11_does_not_apply_to_another_b(tmp_path):
 
 
 def test_sketch_and_regression_checks(tmp_path):
-    r = checks(synthetic(tmp_path, [1.0, 0.4, 0.1], reg=[3, 4], eps=[0.05, 0.2], solver_sketch_rows=100))
+    r = checks(synthetic(tmp_path, [1.0, 0.4, 0.1], reg=[3, 4], eps=[0.05, 0.2], solver_sketch_rows=100,
+                         solver_direction="sketched"))
     assert r["def_2_1"]["status"] == FAILS and r["def_2_1"]["first_failing_iteration"] == 1
     assert r["lemma_e_4"]["status"] == RATIO and r["lemma_e_4"]["measured"] == 4
     p2 = tmp_path / "b"
@@ -115,7 +117,7 @@ def test_sketch_and_regression_checks(tmp_path):
 
 def test_theorem_2_13_sandwich(tmp_path):
     r = checks(synthetic(tmp_path, [1.0, 0.4]))
-    lo, hi = ntk.thm_2_13_lambda_bounds(B, 1.0, N)
+    lo, hi = seed002.thm_2_13_lambda_bounds(B, 1.0, N)
     assert r["thm_2_13"]["status"] == (HOLDS if lo <= LAM <= hi else FAILS)
     assert r["thm_4_1"]["status"] == RATIO
 

@@ -1,20 +1,18 @@
-"""Figures of one trace against the bounds of seed 002 (SPEC §2), as PNG files.
+"""Figures of one trace, as PNG files: the generic machinery and the timing figure.
 
 ``plot_trace(trace, outdir)`` writes one figure per quantity, named
-``<trace stem>-<figure>.png``:
+``<trace stem>-<figure>.png``: the figures of seed 002 against its bounds
+(``loss``, ``fire``, ``drift``, ``lambda-min``, ``gram-dev``, ``flips``: see
+``simulator.engine.figures_seed002``, which takes every bound value and the
+Def 4.5 halving judgement from ``simulator.theory.seed002``), then
 
 ========== ================================================================
-loss       training loss ½‖f−y‖² per iteration (log y) with Def 4.5's envelope
-           L₀·4^{−t} (the residual norm halves per step, so the loss quarters)
-fire       neurons firing per data point |S_i(t)|: mean and min–max band over
-           the n points, against Lemma A.10's 2m·e^{−b²/2} and the mean m·Q(b)
-drift      max_r ‖w_r(t)−w_r(0)‖ and the quantiles of ``drift_quantiles``
-           against the radius R0/√m of Def 4.5
-lambda-min λ_min(G_t) against Lemma 4.3's λ/2, with λ = λ_min(H^cts)
-gram-dev   ‖G_t − G_0‖_F against Lemma 4.3's λ/2
-flips      activation flips per data point against Lemma D.3's 2 ln(n/ρ)·R0·√m
 phases     wall-clock seconds per step, stacked by solver phase
 ========== ================================================================
+
+This module holds what any figure uses: data access (computed rows of a
+metric, attrs, bound values read off the trace), the canvas, the scale and
+legend rules below, violation marks, and the entry point.
 
 A figure whose metric is absent from the trace (or never computed) is skipped;
 the returned list says what was written and its ``skipped`` dict why the rest
@@ -41,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator import ntk
 from simulator.engine.trace import Trace
 
 __all__ = ["FIGURES", "PlotDependencyError", "PlotResult", "plot_trace", "figure_paths"]
@@ -59,7 +56,6 @@ DATA_COLOR = "#1f4e9c"
 BOUND_COLOR = "#c0392b"
 REF_COLOR = "#555555"
 BAND_ALPHA = 0.22
-ROUNDOFF = 1e-10            # residual ratio below which `validate` does not judge halving
 
 
 class PlotDependencyError(ImportError):
@@ -119,6 +115,16 @@ def _attr(tr, key):
     try:
         v = float(v)
     except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _theory_value(tr, fn):
+    """fn(tr.attrs) -- a bound read off the trace by the theory module -- or None when the trace
+    lacks what it needs (or the value is outside the bound's domain, or not finite)."""
+    try:
+        v = float(fn(tr.attrs))
+    except (KeyError, TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
 
@@ -261,205 +267,10 @@ def _mark_violations(cv, x, y, bad, label, total=None, noun="rows"):
                    label=f"{label} ({int(np.sum(bad))} of {total} {noun})", zorder=5)
 
 
-def _shade_outside_radius(cv, tr):
-    """Grey spans over the iterations whose drift exceeds R0/√m (Lemma 4.3 assumes it does not)."""
-    m, R0 = _attr(tr, "m"), _attr(tr, "R0")
-    rows = _state_rows(tr, "drift_max")
-    if rows is None or R0 is None or m is None or m < 1:
-        return None
-    radius = R0 / math.sqrt(m)
-    t, drift = rows
-    out = t[drift > radius]
-    for i, tt in enumerate(out):
-        cv.ax.axvspan(tt - 0.5, tt + 0.5, color="0.6", alpha=0.25, linewidth=0,
-                      label="drift > R0/√m: lemma not applicable" if i == 0 else None)
-    return radius
-
-
 # --------------------------------------------------------------------------- the figures
 
-_X_STATE = "iteration t (state after t steps)"
-_X_STEP = "step s (from state s−1 to s)"
-
-
-def _fig_loss(tr, cv):
-    rows = _state_rows(tr, "loss")
-    if rows is None:
-        return "no 'loss' metric in the trace"
-    t, loss = rows
-    pos = loss > 0
-    if not pos.any():
-        return "the loss is 0 at every row (nothing to show on a log axis)"
-    ax = cv.ax
-    t0 = t[0]
-    tt = np.arange(t0, t[-1] + 1)
-    env = loss[0] * 4.0 ** -(tt - t0)
-    ax.plot(t[pos], loss[pos], "o-", color=DATA_COLOR, markersize=_ms(int(pos.sum())), linewidth=1.6,
-            label=r"loss $\frac{1}{2}\|f_t-y\|_2^2$")
-    ax.plot(tt, env, "--", color=BOUND_COLOR, linewidth=1.4,
-            label=r"Def 4.5 envelope $L_0\cdot 4^{-t}$" "\n" r"($\|f_t-y\|$ halves per step)")
-    # Def 4.5 is per step: ||f_{t+1} - y|| <= ½||f_t - y||, i.e. loss_{t+1} <= loss_t / 4.  Steps that start
-    # at round-off (residual <= 1e-10 of the start, as `validate` has it) are not judged.
-    floor = loss[0] * ROUNDOFF ** 2
-    step = np.diff(t) == 1
-    judged = step & (loss[:-1] > floor)
-    bad = np.concatenate([[False], judged & (loss[1:] > 0.25 * loss[:-1] * (1 + 1e-12))])
-    _mark_violations(cv, t, loss, bad, r"step without $\|f-y\|$ halving", total=int(judged.sum()), noun="steps")
-    if (~pos).any():
-        cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none",
-                                                 label=f"{int((~pos).sum())} rows with loss = 0 not shown"))
-    ax.set_yscale("log")
-    lo, hi = loss[pos].min(), loss[pos].max()
-    bottom = lo / 10 ** 0.7
-    ax.set_ylim(bottom, hi * 10 ** 0.7)  # the envelope may leave the axes: the data set the range
-    if lo < floor:
-        ax.axhspan(bottom, floor, color="0.6", alpha=0.2, linewidth=0,
-                   label=r"round-off: $\|f-y\| \leq 10^{-10}\|f_0-y\|$ (not judged)")
-    ax.set_ylabel(f"training loss ({tr.units('loss') or 'dimensionless'})")
-    cv.integer_x(_X_STATE)
-    cv.legend()
-
-
-def _fig_fire(tr, cv):
-    rows = _state_rows(tr, "fire_count")
-    if rows is None:
-        return "no 'fire_count' metric in the trace"
-    t, k = rows
-    if k.ndim != 2:
-        return "'fire_count' is not per data point"
-    m, b = _attr(tr, "m"), _attr(tr, "b")
-    bounds = []
-    if m is not None and b is not None and m >= 1 and b >= 0:
-        label = r"Lemma A.10 bound on $|S_i(0)|$: $2m\,e^{-b^2/2}$"
-        if abs(b - ntk.default_b(m)) < 1e-9:
-            label += r" $= 2m^{0.76}$"
-        bounds.append((ntk.lemma_a10_fire_bound(m, b), label, {}))
-        bounds.append((ntk.expected_fire_count(m, b), r"mean at init $m\,Q(b)$",
-                       {"color": REF_COLOR, "linestyle": ":"}))
-    span = _band(cv, t, k, "mean over the n points", "min – max over the points")
-    log, on, f = _bounds_layout(span, [v for v, _, _ in bounds])
-    _draw_bounds(cv, bounds, on, f)
-    _set_scale(cv, log)
-    cv.ax.set_ylabel(f"neurons firing on $x_i$, $|S_i(t)|$ ({tr.units('fire_count') or 'count'})")
-    cv.integer_x(_X_STATE)
-    cv.legend()
-
-
-def _fig_drift(tr, cv):
-    rows = _state_rows(tr, "drift_max")
-    qrows = _state_rows(tr, "drift_quantiles")
-    if rows is None and qrows is None:
-        return "no 'drift_max' / 'drift_quantiles' metric in the trace (or never computed)"
-    ax = cv.ax
-    values = []
-    if rows is not None:
-        t, d = rows
-        ax.plot(t, d, "o-", color=DATA_COLOR, markersize=_ms(len(t)), linewidth=1.8, zorder=4, label="max over neurons r")
-        values.append(d)
-    if qrows is not None:
-        tq, q = qrows
-        levels = [float(v) for v in (tr.metric_attrs("drift_quantiles").get("quantiles") or [])][:q.shape[1]]
-        styles = [":", "--", "-.", "-"]
-        shades = ["#08519c", "#3182bd", "#6baed6", "#9ecae1"]
-        j = 0
-        for c in sorted(range(len(levels)), key=lambda c: -levels[c]):
-            if levels[c] >= 1.0 and rows is not None:
-                continue  # the 1.0 quantile is the max, drawn above
-            name = "median" if levels[c] == 0.5 else f"{levels[c] * 100:g}th percentile"
-            zero = " (= 0 throughout)" if not np.any(q[:, c]) else ""
-            ax.plot(tq, q[:, c], styles[j % 4], color=shades[min(j, 3)], marker=".", markersize=_ms(len(tq), 3.0),
-                    linewidth=1.2, label=f"{name}{zero}")
-            values.append(q[:, c])
-            j += 1
-    m, R0 = _attr(tr, "m"), _attr(tr, "R0")
-    bounds = []
-    if R0 is not None and m is not None and m >= 1:
-        label = rf"Def 4.5 radius $R_0/\sqrt{{m}}$ = {{v}}" "\n" rf"($R_0 = n/\lambda$ = {_fmt(R0)})"
-        bounds.append((R0 / math.sqrt(m), label, {}))
-    data = np.concatenate(values)
-    log, on, f = _bounds_layout(data, [v for v, _, _ in bounds])
-    _draw_bounds(cv, bounds, on, f)
-    if rows is not None and bounds:
-        _mark_violations(cv, t, d, d > bounds[0][0], "outside the radius")
-    _set_scale(cv, log)
-    if not log:
-        ax.set_ylim(bottom=0)
-    mf = _state_rows(tr, "moved_fraction")
-    if mf is not None:
-        label = f"neurons moved at t = {int(mf[0][-1])}: {mf[1][-1] * 100:.3g} %"
-        cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none", label=label))
-    units = tr.units("drift_max") if "drift_max" in tr else "dimensionless"
-    ax.set_ylabel(f"weight drift $\\|w_r(t)-w_r(0)\\|_2$ ({units})")
-    cv.integer_x(_X_STATE)
-    cv.legend()
-
-
-def _lemma_4_3(tr, cv, name, ylabel, lower):
-    rows = _state_rows(tr, name)
-    if rows is None:
-        return f"no '{name}' metric in the trace (metrics.gram = false?) or it was never computed"
-    t, y = rows
-    lam = _attr(tr, "lambda")
-    radius = _shade_outside_radius(cv, tr)
-    label = r"$\lambda_{\min}(G_t)$" if lower else r"$\|G_t-G_0\|_F$"
-    cv.ax.plot(t, y, "o-", color=DATA_COLOR, markersize=_ms(len(t)), linewidth=1.6, label=label)
-    bounds = []
-    if lam is not None and lam > 0:
-        bounds.append((lam / 2, r"Lemma 4.3 bound $\lambda/2$", {}))
-        if lower:
-            bounds.append((lam, r"$\lambda = \lambda_{\min}(H^{cts})$", {"color": REF_COLOR, "linestyle": ":"}))
-    log, on, f = _bounds_layout(y, [v for v, _, _ in bounds])
-    _draw_bounds(cv, bounds, on, f)
-    if lam is not None and lam > 0:
-        bad = y < lam / 2 if lower else y > lam / 2
-        if radius is not None:
-            drift = _state_rows(tr, "drift_max")
-            inside = np.isin(t, drift[0][drift[1] <= radius])
-            bad = bad & inside
-        _mark_violations(cv, t, y, bad, "violates Lemma 4.3")
-    else:
-        cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none", label="λ not in the trace: no bound"))
-    _set_scale(cv, log)
-    if not log and not lower:
-        cv.ax.set_ylim(bottom=0)
-    cv.ax.set_ylabel(f"{ylabel} ({tr.units(name) or 'dimensionless'})")
-    cv.integer_x(_X_STATE)
-    cv.legend()
-
-
-def _fig_lambda_min(tr, cv):
-    return _lemma_4_3(tr, cv, "lambda_min", r"smallest Gram eigenvalue $\lambda_{\min}(G_t)$", lower=True)
-
-
-def _fig_gram_dev(tr, cv):
-    return _lemma_4_3(tr, cv, "gram_dev_fro", r"Gram deviation $\|G_t-G_0\|_F$", lower=False)
-
-
-def _fig_flips(tr, cv):
-    rows = _state_rows(tr, "flips")
-    if rows is None:
-        return "no 'flips' metric in the trace (metrics.flips = false?) or it was never computed"
-    t, fl = rows
-    if fl.ndim != 2:
-        return "'flips' is not per data point"
-    span = _band(cv, t, fl, "mean over the n points", "min – max over the points")
-    n, m, R0 = _attr(tr, "n"), _attr(tr, "m"), _attr(tr, "R0")
-    rho = _attr(tr, "rho") or 0.1
-    bounds = []
-    if n is not None and m is not None and R0 is not None and R0 > 0:
-        v = ntk.lemma_d3_flip_bound(n, rho, R0, m)
-        label = rf"Lemma D.3 bound $2\ln(n/\rho)\,R_0\sqrt{{m}}$ = {{v}} ($\rho$ = {rho:g})"
-        if v > m:
-            label += f"\nexceeds m = {int(m):,}: vacuous at this width"
-        bounds.append((v, label, {}))
-    log, on, f = _bounds_layout(span, [v for v, _, _ in bounds])
-    _draw_bounds(cv, bounds, on, f)
-    _set_scale(cv, log)
-    if not log:
-        cv.ax.set_ylim(bottom=0)
-    cv.ax.set_ylabel(f"neurons flipped on $x_i$ since t = 0 ({tr.units('flips') or 'count'})")
-    cv.integer_x(_X_STATE)
-    cv.legend()
+X_STATE = "iteration t (state after t steps)"
+X_STEP = "step s (from state s−1 to s)"
 
 
 def _fig_phases(tr, cv):
@@ -498,19 +309,18 @@ def _fig_phases(tr, cv):
         cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none", label=f"init (not shown): {_fmt(init)} s"))
     cv.ax.set_ylim(bottom=0)
     cv.ax.set_ylabel(f"wall-clock time per step ({tr.units('phase_seconds') or 's'})")
-    cv.integer_x(_X_STEP)
+    cv.integer_x(X_STEP)
     cv.legend()
 
 
-_SPECS = {
-    "loss": ("Training loss per iteration", _fig_loss),
-    "fire": ("Active neurons per data point", _fig_fire),
-    "drift": ("Weight drift from initialisation", _fig_drift),
-    "lambda-min": ("Smallest eigenvalue of the Gram matrix", _fig_lambda_min),
-    "gram-dev": ("Gram matrix deviation from initialisation", _fig_gram_dev),
-    "flips": ("Activation flips per data point", _fig_flips),
-    "phases": ("Time per step by phase", _fig_phases),
-}
+def _specs():
+    """{figure key: (title, draw function)}: seed 002's figures, then the timing figure.
+
+    The paper's figures live in simulator.engine.figures_seed002 (it imports this module's
+    helpers, so it is loaded here, when figures are drawn, not at import)."""
+    from simulator.engine import figures_seed002
+
+    return {**figures_seed002.FIGURES, "phases": ("Time per step by phase", _fig_phases)}
 
 
 # --------------------------------------------------------------------------- entry point
@@ -535,13 +345,14 @@ def plot_trace(trace_path, outdir, overwrite=False, figures=FIGURES) -> PlotResu
     tr = Trace(trace_path) if own else trace_path
     try:
         targets = figure_paths(tr.path, outdir)
-        unknown = [f for f in figures if f not in _SPECS]
+        specs = _specs()
+        unknown = [f for f in figures if f not in specs]
         if unknown:
             raise ValueError(f"unknown figure(s) {', '.join(unknown)}; known: {', '.join(FIGURES)}")
         drawn, result = [], PlotResult()
         subtitle = _subtitle(tr)
         for key in figures:              # drawing is cheap; saving (rendering) is what costs
-            title, draw = _SPECS[key]
+            title, draw = specs[key]
             cv = _Canvas(mpl, title, subtitle)
             reason = draw(tr, cv)
             if reason:

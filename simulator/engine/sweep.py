@@ -14,9 +14,10 @@ installed package -- and ``out_dir``, which it writes into: with a cluster,
 ``out_dir`` must be a path every worker can reach.
 
 Reports read only the summary rows: ``fit_slope`` (log-log slope of seconds per
-iteration against a grid key) and ``width_threshold_report`` (SPEC §2: the
-smallest width at which Def 4.5 held for >= 9/10 seeds beside Thm 4.1's
-requirement).
+iteration against a grid key) and the report a scenario names in ``[sweep]
+report``, looked up in ``simulator.theory.REPORTS`` by :func:`format_report`
+("width-threshold": seed 002's smallest width at which Def 4.5 held for >= 9/10
+seeds beside Thm 4.1's requirement, ``simulator.theory.seed002``).
 """
 
 import concurrent.futures as cf
@@ -35,14 +36,16 @@ from pathlib import Path
 import numpy as np
 
 from simulator.config import ConfigError, all_keys, parse_override_value, scenario_from_dict, scenario_to_toml
+from simulator import theory
 from simulator.engine import interrupts
+# re-exported: the width-threshold report (seed 002) as `simulator sweep` and older callers import it
+from simulator.theory.seed002 import (THRESHOLD_FRACTION, format_width_threshold_report,  # noqa: F401
+                                      width_threshold_report)
 
 #: the summary table's columns after ``point`` and the grid keys (in this order)
 ROW_COLUMNS = ("status", "error", "iterations", "loss0", "loss", "median_step_seconds", "init_seconds",
                "validate", "def_4_5", "n", "m", "d", "b", "lambda", "rho", "width_ratio", "seconds", "trace")
 _INT_COLUMNS = ("point", "iterations", "n", "m", "d")
-#: the fraction of seeds at which Def 4.5 must hold for a width to count as "observed sufficient"
-THRESHOLD_FRACTION = 0.9
 MAX_POINTS = 100_000
 CONNECT_TIMEOUT = 10  # seconds to reach a --scheduler
 _FORBIDDEN_KEYS = ("output.path",)  # the sweep names the traces itself
@@ -233,8 +236,8 @@ def _row_from_trace(row, tr):
         steps = steps[np.isfinite(steps)]
         if steps.size:
             row["median_step_seconds"] = float(np.median(steps))
-    if row["m"] > 0 and row["n"] > 0 and row["lambda"] > 0:
-        row["width_ratio"] = row["m"] * row["lambda"] ** 4 / row["n"] ** 4
+    # the theory's columns (seed 002: width_ratio = m λ⁴/n⁴ of Thm 4.1), for the trace's model
+    row.update({k: v for k, v in theory.sweep_columns(a).items() if k in ROW_COLUMNS})
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -547,88 +550,15 @@ def fit_slope(rows, key, y="median_step_seconds"):
     return slope, len(groups)
 
 
-def width_threshold_report(rows, fraction=THRESHOLD_FRACTION):
-    """Observed vs proven width, per n (SPEC §2 Def 4.5, Thm 4.1). One dict per n, n ascending.
+def format_report(name, rows):
+    """The markdown of the sweep report ``name`` (``[sweep] report``) over summary rows; "" for no report.
 
-    For each n and each width m of the grid: the fraction of points (seeds) whose trace had
-    Def 4.5 "holds" (a failed run counts as not holding). ``m_observed`` = the smallest m with
-    fraction >= 0.9 (None if none); ``monotone`` = every larger m of the grid met it too.
-    λ depends on the data (hence the seed) and on b = sqrt(0.48 ln m) (hence on m), so
-    ``lambda_mean`` is the mean over the seeds at m_observed (at the largest m if none met it);
-    the requirements are evaluated at that mean: ``req_dominant`` = λ⁻⁴n⁴ and ``req_full`` =
-    max{λ⁻⁴n⁴, λ⁻²n²d log(16n/ρ)} (Thm 4.1, order Ω: constant unknown), and ``gap`` =
-    req_dominant / m_observed (``gap_full`` likewise).
+    Reports are looked up in ``simulator.theory.REPORTS`` (e.g. "width-threshold": seed 002's
+    observed width threshold beside Thm 4.1's requirement). ValueError for an unknown name.
     """
-    from simulator.ntk import thm_4_1_width_requirement
-
-    by_n = {}
-    for r in rows:
-        n, m = r.get("n"), r.get("m")
-        if not _num(n) or not _num(m) or n <= 0 or m <= 0:
-            continue
-        by_n.setdefault(int(n), {}).setdefault(int(m), []).append(r)
-    out = []
-    for n in sorted(by_n):
-        per_m = by_n[n]
-        ms = sorted(per_m)
-        frac = {}
-        for m in ms:
-            rs = per_m[m]
-            frac[m] = sum(r.get("status") == "completed" and r.get("def_4_5") == "holds" for r in rs) / len(rs)
-        met = [m for m in ms if frac[m] >= fraction - 1e-12]
-        m_obs = met[0] if met else None
-        monotone = bool(met) and all(frac[m] >= fraction - 1e-12 for m in ms if m >= m_obs)
-        at = m_obs if m_obs is not None else ms[-1]
-        lams = [float(r["lambda"]) for r in per_m[at] if _num(r.get("lambda")) and r["lambda"] > 0]
-        lam = float(np.mean(lams)) if lams else float("nan")
-        ds = [int(r["d"]) for r in per_m[at] if _num(r.get("d")) and r["d"] > 0]
-        rhos = [float(r["rho"]) for r in per_m[at] if _num(r.get("rho")) and 0 < r["rho"] < 1]
-        d = ds[0] if ds else None
-        rho = rhos[0] if rhos else 0.1
-        if lam > 0:
-            dominant = lam ** -4 * n ** 4
-            full = thm_4_1_width_requirement(lam, n, d, rho) if d else float("nan")
-        else:
-            dominant = full = float("nan")
-        out.append({
-            "n": n, "d": d, "seeds": max(len(per_m[m]) for m in ms), "widths": ms, "fraction": frac,
-            "m_observed": m_obs, "monotone": monotone, "lambda_at": at, "lambda_mean": lam,
-            "req_dominant": dominant, "req_full": full,
-            "gap": dominant / m_obs if m_obs else float("nan"),
-            "gap_full": full / m_obs if m_obs else float("nan"),
-        })
-    return out
-
-
-def _sci(x):
-    return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.3g}"
-
-
-def format_width_threshold_report(report, fraction=THRESHOLD_FRACTION):
-    """The report as markdown: the per-n table, then the fraction of seeds holding Def 4.5 per (m, n)."""
-    if not report:
-        return "width threshold: no completed points with n and m recorded\n"
-    lines = [f"Width threshold: smallest m (doubling grid) with Def 4.5 at every iteration for >= "
-             f"{fraction:.0%} of seeds, vs Thm 4.1's requirement (order Ω, constant unknown; λ = mean over "
-             "seeds at that m)", "",
-             "| n | d | seeds | observed m | every larger m too | λ (mean) | λ⁻⁴n⁴ | "
-             "max{λ⁻⁴n⁴, λ⁻²n²d log(16n/ρ)} | gap λ⁻⁴n⁴ / m |",
-             "|---:|---:|---:|---:|:---:|---:|---:|---:|---:|"]
-    for r in report:
-        if r["m_observed"] is None:
-            obs = f"none ≤ {r['widths'][-1]}"
-            gap = f"> {_sci(r['req_dominant'] / r['widths'][-1])}" if math.isfinite(r["req_dominant"]) else "–"
-            lam_note = f" (at m={r['lambda_at']})"
-        else:
-            obs, gap, lam_note = str(r["m_observed"]), _sci(r["gap"]), ""
-        lines.append(f"| {r['n']} | {r['d'] if r['d'] else '–'} | {r['seeds']} | {obs} | "
-                     f"{'yes' if r['monotone'] else 'no' if r['m_observed'] else '–'} | "
-                     f"{r['lambda_mean']:.4g}{lam_note} | {_sci(r['req_dominant'])} | {_sci(r['req_full'])} | {gap} |")
-    widths = sorted({m for r in report for m in r["widths"]})
-    lines += ["", "Fraction of seeds with Def 4.5 holding:", "",
-              "| m | " + " | ".join(f"n={r['n']}" for r in report) + " |",
-              "|---:|" + "---:|" * len(report)]
-    for m in widths:
-        cells = [f"{r['fraction'][m]:.1f}" if m in r["fraction"] else "" for r in report]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    if not name:
+        return ""
+    if name not in theory.REPORTS:
+        raise ValueError(f"unknown sweep report {name!r}; known: {', '.join(theory.REPORTS)}")
+    compute, fmt = theory.REPORTS[name]
+    return fmt(compute(rows))
