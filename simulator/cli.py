@@ -207,8 +207,8 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
     code is 1 only when every point failed. A scenario with [sweep] report = "width-threshold"
     prints the observed width threshold beside Theorem 4.1's requirement.
     """
-    from simulator.engine.sweep import (SweepInputError, fit_slope, format_width_threshold_report, read_summary,
-                                        run_sweep, width_threshold_report)
+    from simulator.engine.sweep import (SweepInputError, fit_slope, format_report, read_summary, run_sweep,
+                                        summary_report)
 
     if report_dir is not None:
         if name or grid or overrides or out or scheduler:
@@ -228,7 +228,7 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
             except ValueError as exc:
                 _fail_input(str(exc))
         click.echo()
-        click.echo(format_width_threshold_report(width_threshold_report(rows)), nl=False)
+        click.echo(format_report(summary_report(report_dir), rows), nl=False)
         return
     if not name:
         _fail_input("give a scenario NAME (or --report-only DIR)")
@@ -260,9 +260,9 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
                        f"(points at equal {fit_key} averaged in log)")
         except ValueError as exc:
             click.echo(f"warning: {exc}", err=True)
-    if result.report == "width-threshold":
+    if result.report:
         click.echo()
-        click.echo(format_width_threshold_report(width_threshold_report(result.rows)), nl=False)
+        click.echo(format_report(result.report, result.rows), nl=False)
     if result.completed == 0:
         sys.exit(EXIT_FAILED)
 

@@ -204,11 +204,13 @@ def run_point(scenario_source, overrides, out_path, index=0, point=None, threads
             with Trace(out_path) as tr:
                 _row_from_trace(row, tr)
                 results = run_checks(tr) if tr.iterations >= 0 and "loss" in tr else None
+                attrs = dict(tr.attrs)
             if results is not None:
                 verdict = outcome(results)
                 write_validation(out_path, results, attrs={"outcome": verdict})
                 row["validate"] = verdict
-                row["def_4_5"] = results.get("def_4_5", {}).get("status", "")
+            # the theory's columns for the trace's model (seed 002: width_ratio, def_4_5)
+            row.update({k: v for k, v in theory.sweep_columns(attrs, results).items() if k in ROW_COLUMNS})
         except Exception as exc:  # noqa: BLE001
             msg = f"validate: {type(exc).__name__}: {exc}"
             row["error"] = f"{row['error']}; {msg}" if row["error"] else msg
@@ -236,8 +238,6 @@ def _row_from_trace(row, tr):
         steps = steps[np.isfinite(steps)]
         if steps.size:
             row["median_step_seconds"] = float(np.median(steps))
-    # the theory's columns (seed 002: width_ratio = m λ⁴/n⁴ of Thm 4.1), for the trace's model
-    row.update({k: v for k, v in theory.sweep_columns(a).items() if k in ROW_COLUMNS})
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -548,6 +548,22 @@ def fit_slope(rows, key, y="median_step_seconds"):
     ys = np.array([np.mean(groups[x]) for x in sorted(groups)])
     slope = float(np.polyfit(xs, ys, 1)[0])
     return slope, len(groups)
+
+
+def summary_report(path, default="width-threshold"):
+    """The report a sweep's summary names (attr ``report`` of its summary.h5), else ``default``
+    (summaries written before the attr, or a directory holding only summary.csv)."""
+    import h5py
+
+    path = Path(path)
+    h5 = (path if path.is_dir() else path.parent) / "summary.h5"
+    try:
+        with h5py.File(h5, "r") as f:
+            name = f.attrs.get("report", "")
+    except (OSError, ValueError):
+        return default
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    return name or default
 
 
 def format_report(name, rows):

@@ -101,11 +101,12 @@ def checks_for(attrs: Mapping[str, Any]) -> tuple:
     return tuple(c for paper in papers_for(attrs) for c in paper.CHECKS)
 
 
-def sweep_columns(attrs: Mapping[str, Any]) -> dict:
-    """Theory columns of a sweep's summary row, from a trace's attrs (each paper's ``sweep_columns``)."""
+def sweep_columns(attrs: Mapping[str, Any], results=None) -> dict:
+    """Theory columns of a sweep's summary row, from a trace's attrs and its validation results
+    (each paper's ``sweep_columns``)."""
     out = {}
     for paper in papers_for(attrs):
-        out.update(paper.sweep_columns(attrs))
+        out.update(paper.sweep_columns(attrs, results))
     return out
 
 

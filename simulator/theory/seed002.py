@@ -457,6 +457,10 @@ def _def_4_5(tr, c):
     res, drift = _rows(tr, "residual_norm"), _rows(tr, "drift_max")
     if res is None:
         return None
+    if str(tr.attrs.get("solver_direction", "")) == "gradient":
+        return c.result(NA, note="Def 4.5 is the induction hypothesis of the Gauss-Newton analysis (Thm 4.1); "
+                                 "this run took gradient steps (solver_direction = gradient), for which the "
+                                 "paper claims no halving per step")
     if drift is None or res.shape[0] <= 1:
         return c.result(NA, note="no iteration in the trace", statement="induction hypothesis")
     radius = drift_radius_of(tr.attrs)
@@ -554,12 +558,18 @@ del _CHECKS
 # --------------------------------------------------------------------------- sweeps
 
 
-def sweep_columns(attrs):
-    """This paper's columns of a sweep's summary row: {"width_ratio": m λ⁴/n⁴} when computable."""
+def sweep_columns(attrs, results=None):
+    """This paper's columns of a sweep's summary row: "width_ratio" (m λ⁴/n⁴, Thm 4.1) when computable,
+    and "def_4_5" (the status of the Def 4.5 check, which the width-threshold report counts) when the
+    point was validated (`results`: the `validate` results of its trace)."""
+    out = {}
     try:
-        return {"width_ratio": width_ratio_of(attrs)}
+        out["width_ratio"] = width_ratio_of(attrs)
     except (KeyError, TypeError, ValueError):
-        return {}
+        pass
+    if results is not None:
+        out["def_4_5"] = results.get("def_4_5", {}).get("status", "")
+    return out
 
 
 def _num(v):
