@@ -13,7 +13,7 @@ same problem, all widths run in one process, one contender alive at a time.
 Contenders (name: solver and options):
   sublinear-paper          sublinear, defaults: regression=paper, index=tree, leaf_update=inner-product,
                            OSNAP sketch (the paper-faithful algorithm)
-  sublinear-fast           sublinear, regression=exact-gram, index=active, leaf_update=gram (SPEC §6 and
+  sublinear-fast           sublinear, regression=exact-gram, index=active, leaf_update=gram (docs/theory.md §6 and
                            the active-set index: K_{t+1} ⊆ K_t, see solvers/sublinear.py)
   sublinear-fireset        sublinear, regression=exact-gram, index=fireset, leaf_update=gram
   sublinear-gram-tree      sublinear, regression=exact-gram, index=tree, leaf_update=gram

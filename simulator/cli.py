@@ -139,7 +139,7 @@ def inspect(trace, as_json):
 @click.argument("trace", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate(trace, as_json):
-    """Check TRACE against the bounds of seed 002 (SPEC §2); results go into the trace's /validation.
+    """Check TRACE against the bounds of seed 002 (docs/theory.md §2); results go into the trace's /validation.
 
     Each check: holds / fails / not applicable, with the measured value and the bound (and the first
     failing iteration for per-iteration checks). Bounds known only up to a constant report

@@ -8,7 +8,7 @@ there) looks like::
     seed = 0                     # master seed: every random stream is spawned from it
 
     [data]      kind, n, d, labels, clusters, noise, path
-    [network]   kind, m, b | alpha_bar  (neither: b = sqrt(0.48 ln m), SPEC §4)
+    [network]   kind, m, b | alpha_bar  (neither: b = sqrt(0.48 ln m), docs/theory.md §4)
     [solver]    name + that solver's options (simulator.solvers.SOLVER_OPTIONS)
     [stopping]  max_iterations, loss_target, rel_loss_target
     [metrics]   every, spectrum, flips, sketch_distortion, gram
@@ -92,7 +92,7 @@ SCHEMA = {
         "kind": Field("str", "two-layer", "the model trained: two-layer (the two-layer shifted-ReLU network "
                       "of seed 002)", choices=MODEL_NAMES),
         "m": Field("int", 4096, "width (number of hidden neurons)", minimum=1),
-        "b": Field("float", None, "activation shift; default sqrt(0.48 ln m) (SPEC §4)", minimum=0.0,
+        "b": Field("float", None, "activation shift; default sqrt(0.48 ln m) (docs/theory.md §4)", minimum=0.0,
                    optional=True),
         "alpha_bar": Field("float", None, "sparsity exponent: b = sqrt(0.5 (1 - alpha_bar) ln m) (Thm G.2)",
                            minimum=0.0, maximum=1.0, max_exclusive=True, optional=True),
@@ -255,7 +255,7 @@ _SECTION_CLASSES = {
 
 def resolve_b(network):
     """The activation shift b: explicit b; else sqrt(0.5(1−ᾱ) ln m) from alpha_bar (Thm G.2);
-    else the default sqrt(0.48 ln m) (SPEC §4)."""
+    else the default sqrt(0.48 ln m) (docs/theory.md §4)."""
     if network.b is not None:
         return float(network.b)
     if network.alpha_bar is not None:

@@ -1,4 +1,4 @@
-"""Datasets: generation, loading, unit normalisation and separability δ (SPEC §1).
+"""Datasets: generation, loading, unit normalisation and separability δ (docs/theory.md §1).
 
 Public API
 ----------
@@ -101,7 +101,7 @@ def _check_finite(X, y, where=""):
 
 
 def normalize_rows(X, where=""):
-    """Return a float64 copy of X with unit-norm rows (SPEC §1: normalise on load).
+    """Return a float64 copy of X with unit-norm rows (docs/theory.md §1: normalise on load).
 
     Raises DataError for non-finite entries or a zero row (which cannot be normalised).
     """

@@ -10,10 +10,10 @@ function (`scipy.special.owens_t`). λ := λ_min(H^cts) (Remark 2.8).
 
 b is √(0.48 ln m) by default (Cor. A.11) or √(0.5 (1 − ᾱ) ln m) (Thm G.2);
 E|S_i(0)| = m·Q(b) is the mean fire count at initialisation. The paper's bound
-formulas (SPEC §2: Thm 2.13, Lemmas 2.12, 4.2-4.4, Def 4.5, Lemma D.3,
+formulas (docs/theory.md §2: Thm 2.13, Lemmas 2.12, 4.2-4.4, Def 4.5, Lemma D.3,
 Lemma A.10, Cor. A.11, Thm G.2, Lemma E.4, Thm 4.1) and R0 = n/λ are in
 ``simulator.theory.seed002``, which uses the input checks below. `log` is the
-natural logarithm everywhere (SPEC).
+natural logarithm everywhere (docs/theory.md).
 """
 
 import math
@@ -141,7 +141,7 @@ def _unit_rows(X):
     dev = np.max(np.abs(np.linalg.norm(X, axis=1) - 1.0))
     if dev > UNIT_NORM_TOL:
         raise ValueError(
-            f"X: rows must have unit l2 norm (SPEC §1, Def. 2.11) within {UNIT_NORM_TOL}; "
+            f"X: rows must have unit l2 norm (docs/theory.md §1, Def. 2.11) within {UNIT_NORM_TOL}; "
             f"max | ||x_i|| - 1 | = {dev:.3g} — normalise the data first (simulator.data.normalize_rows)"
         )
     return X

@@ -2,7 +2,7 @@
 
 ThresholdTree — seed 002 Appendix B (Init / Update / Query, Theorem B.1): one
 max-tree per data point over u_{r,i} = <w_r, x_i>.
-FireSetIndex — the direct incidence index of SPEC §6 for a fixed threshold b.
+FireSetIndex — the direct incidence index of docs/theory.md §6 for a fixed threshold b.
 
 Inputs are checked here, so the kernels below can assume clean arrays: bad
 input raises ValueError naming the argument, never a Numba error.
@@ -199,7 +199,7 @@ class ThresholdTree:
 
 
 class FireSetIndex:
-    """Fire sets S_i = {r : u_{r,i} > b} for a fixed b, kept directly (SPEC §6).
+    """Fire sets S_i = {r : u_{r,i} > b} for a fixed b, kept directly (docs/theory.md §6).
 
     Owns the leaves (neuron-major, see kernels/fireset.py). O(n) per changed neuron;
     CSR fire sets and the exact Gram on demand.
@@ -268,7 +268,7 @@ class FireSetIndex:
         return _fs.to_csr(self._members, self._count, sort)
 
     def gram(self, X):
-        """Exact G = (X Xᵀ) ∘ (B Bᵀ)/m from the incidence (SPEC §1 identity)."""
+        """Exact G = (X Xᵀ) ∘ (B Bᵀ)/m from the incidence (docs/theory.md §1 identity)."""
         X = _matrix("X", X)
         if X.shape[0] != self.n:
             raise ValueError(f"X: expected {self.n} rows, got {X.shape[0]}")

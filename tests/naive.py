@@ -2,7 +2,7 @@
 
 Every kernel in ``simulator`` is checked against one of these functions.
 They are written as plain loops and plain NumPy, straight from the
-definitions (seed 002 / SPEC), with no attempt at speed.
+definitions (seed 002 / docs/theory.md), with no attempt at speed.
 
 This module must not import anything from ``simulator``: a reference that
 shares code with what it checks could not catch that code's bugs.

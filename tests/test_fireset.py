@@ -1,4 +1,4 @@
-"""FireSetIndex (SPEC §6) and the Gram-from-incidence identity against naive references."""
+"""FireSetIndex (docs/theory.md §6) and the Gram-from-incidence identity against naive references."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""`validate`: each SPEC §2 check on synthetic traces whose answer is known, and on a real run."""
+"""`validate`: each docs/theory.md §2 check on synthetic traces whose answer is known, and on a real run."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The figures of a trace against the bounds of seed 002 (SPEC §2), drawn on plots' canvases.
+"""The figures of a trace against the bounds of seed 002 (docs/theory.md §2), drawn on plots' canvases.
 
 ========== ================================================================
 loss       training loss ½‖f−y‖² per iteration (log y) with Def 4.5's envelope

@@ -1,6 +1,6 @@
 """Trace files: one HDF5 file per run, written as the run goes.
 
-Layout (see DESIGN.md, "Trace file")::
+Layout (docs/architecture.md, "Engine and traces")::
 
     /                 attrs: schema_version, status (running|completed|failed|
                       interrupted), error, created, finished, simulator/python/

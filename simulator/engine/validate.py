@@ -2,7 +2,7 @@
 
 The checks are data: ``simulator.theory.checks_for(attrs)`` picks the Check
 records for the trace's model (for the two-layer network, the statements of
-seed 002, SPEC §2: ``simulator.theory.seed002.CHECKS``), and each record's
+seed 002, docs/theory.md §2: ``simulator.theory.seed002.CHECKS``), and each record's
 ``evaluate`` reads the trace. A check reports `holds`, `fails` or `not
 applicable`, with the measured value and the bound; per-iteration checks give
 the first iteration that fails. Where a bound holds only up to a constant (O, Õ,

@@ -4,7 +4,7 @@
 index (e.g. a half-space-reporting structure) is one more module and one more line here.
 
   tree      the paper's threshold-search trees (seed 002 App. B)       indexes/tree.py
-  fireset   the direct incidence index of SPEC §6                       indexes/incidence.py
+  fireset   the direct incidence index of docs/theory.md §6                       indexes/incidence.py
   active    K_t and its neurons' leaves only (K_{t+1} ⊆ K_t)            indexes/active.py
 """
 

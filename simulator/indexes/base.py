@@ -1,13 +1,13 @@
 """The fire-set index interface: what a training step needs to know about S_i(t).
 
 An index owns the leaves u_{r,i} = <w_r(t), x_i> (in whatever layout it likes) and the structure
-that finds the fire sets S_i(t) = {r : u_{r,i} > b} (strict `>`, SPEC §1). A step asks it for
+that finds the fire sets S_i(t) = {r : u_{r,i} > b} (strict `>`, docs/theory.md §1). A step asks it for
 
 - `query()` → `FireSets`: K = ∪_i S_i with each neuron's points (neuron-major CSR), a_r/√m aligned
   with K, f_t from fire sets and leaves only, the fire counts, and on request the point-major CSR;
 - `apply_step(fs, g)`: W_{t+1} = W_t − J_tᵀ g_t on the neurons of K (in the implicit weights it
-  was given, SPEC §6) and their leaves refreshed, by inner products (O(nd) per neuron) or through
-  X Xᵀ (d-free, SPEC §6) as `leaf_update` says;
+  was given, docs/theory.md §6) and their leaves refreshed, by inner products (O(nd) per neuron) or through
+  X Xᵀ (d-free, docs/theory.md §6) as `leaf_update` says;
 - `work()`: running totals of its cost counters (e.g. tree nodes touched), so a step reports the
   difference as counts that do not depend on the machine;
 - views for metrics (outside the timed step): `fire_sets()` (sorted CSR), `leaves()`, `predictions()`.
@@ -68,11 +68,11 @@ class Index:
         raise NotImplementedError
 
     def apply_step(self, fs, g):
-        """W ← W − J_tᵀ g on the neurons of K, and their leaves refreshed (SPEC §4 step 3, §6)."""
+        """W ← W − J_tᵀ g on the neurons of K, and their leaves refreshed (docs/theory.md §4 step 3, §6)."""
         p = self.problem
         dcv = _jac.step_coefficients(fs.kptr, fs.kpts, fs.aK, g)
         self.W.add_step(fs.K, fs.kptr, fs.kpts, dcv)
-        if self.leaf_update == "gram":  # u_{r,i} += Σ_j Δc_{r,j} <x_j, x_i>: no d (SPEC §6)
+        if self.leaf_update == "gram":  # u_{r,i} += Σ_j Δc_{r,j} <x_j, x_i>: no d (docs/theory.md §6)
             self._shift_leaves(fs, _jac.leaf_deltas(fs.kptr, fs.kpts, dcv, p.XXt))
         else:  # u_{r,i} = <w_r(t+1), x_i>, O(nd) per neuron
             self._set_leaves(fs, self.W.rows(fs.K) @ p.X.T)

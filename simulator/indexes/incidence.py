@@ -1,4 +1,4 @@
-"""The direct fire-set index of SPEC §6 (`index = "fireset"`): the incidence kept as it changes.
+"""The direct fire-set index of docs/theory.md §6 (`index = "fireset"`): the incidence kept as it changes.
 
 Per point an unordered member list with inverse positions, and the leaves neuron-major (m, n); a
 changed neuron is added or swap-removed in O(1) per point (kernels/fireset.py). Valid for any

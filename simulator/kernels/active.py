@@ -141,7 +141,7 @@ def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, row_of, C, moved):
 
     Per active neuron q (r = K[q]): the step's coefficients Δc_{r,j} = −a_r g_j/√m for j ∈ F_r go
     into the implicit weights (C; first-time movers get the next free row, so C needs room for
-    moved + len(K) rows), its leaves move by Σ_j Δc_{r,j}<x_j, x_i> (SPEC §6), and the new active
+    moved + len(K) rows), its leaves move by Σ_j Δc_{r,j}<x_j, x_i> (docs/theory.md §6), and the new active
     set is read off as in `active_update`. Everything per neuron travels with K — aK[q] = a_r/√m,
     rowK[q] = r's row of C (−1 before it first moves), LK[q] = its leaves — so the pass streams;
     the only scattered writes are for neurons that move for the first time.

@@ -1,4 +1,4 @@
-"""Direct fire-set index and the exact Gram from incidence (SPEC §6).
+"""Direct fire-set index and the exact Gram from incidence (docs/theory.md §6).
 
 With the threshold b fixed during training, the incidence {(i, r) : u_{r,i} > b}
 can be kept directly: per point i an unordered member list `members[i, :count[i]]`
@@ -8,7 +8,7 @@ also owns the leaves LT (m, n), LT[r, i] = u_{r,i}, neuron-major so that a chang
 neuron's n leaves and positions are adjacent in memory (one or two cache lines,
 not n scattered ones). Fire sets are produced as CSR arrays (indptr, indices).
 
-The Gram identity (SPEC §1, exact): G = (X Xᵀ) ∘ (B Bᵀ) / m, where B is the
+The Gram identity (docs/theory.md §1, exact): G = (X Xᵀ) ∘ (B Bᵀ) / m, where B is the
 0/1 fire incidence, i.e. G_ij = <x_i, x_j> · |S_i ∩ S_j| / m.
 """
 

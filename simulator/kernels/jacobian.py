@@ -77,7 +77,7 @@ def forward(indptr, indices, LT, a, b):
 
 @njit(cache=True)
 def gram_counts(kptr, kpts, n):
-    """|S_i ∩ S_j| for all i, j as Σ_r 1[i, j ∈ F_r]: O(Σ_r |F_r|²) (SPEC §6)."""
+    """|S_i ∩ S_j| for all i, j as Σ_r 1[i, j ∈ F_r]: O(Σ_r |F_r|²) (docs/theory.md §6)."""
     C = np.zeros((n, n), dtype=np.int64)
     for q in range(kptr.shape[0] - 1):
         for p in range(kptr[q], kptr[q + 1]):
@@ -153,7 +153,7 @@ def accumulate_coefficients(row_of, C, moved, K, kptr, kpts, dcv):
 def leaf_deltas(kptr, kpts, dcv, XXt):
     """Change of every leaf of the neurons in K: Δu_{r,i} = Σ_{j∈F_r} Δc_{r,j} <x_j, x_i>.
 
-    O(|F_r|·n) per neuron and no d: the leaf update of SPEC §6.
+    O(|F_r|·n) per neuron and no d: the leaf update of docs/theory.md §6.
     """
     nK = kptr.shape[0] - 1
     n = XXt.shape[0]

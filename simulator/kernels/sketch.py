@@ -268,7 +268,7 @@ def _dense_jt(indptr, indices, a, X, m):
 
 def dense_jt(indptr, indices, a, X, m):
     """A = J_tᵀ (md × n) built densely: block r of column i is a_r x_i/√m if
-    r ∈ S_i (SPEC §1). O(mdn) memory: references and small sizes only."""
+    r ∈ S_i (docs/theory.md §1). O(mdn) memory: references and small sizes only."""
     m = int(m)
     indptr, indices, a, X = _check_fire_sets(indptr, indices, a, X, m)
     return _dense_jt(indptr, indices, a, X, np.int64(m))
@@ -351,7 +351,7 @@ def subspace_distortion_gram(B, G, rtol=1e-10):
 
     With G = V Λ Vᵀ, U = A V Λ^{-1/2} (eigenvalues above rtol·λ_max) is an
     orthonormal basis of range(A), so S·U = B V Λ^{-1/2}. Lets the solver
-    report the measured ε each iteration using the exact Gram (SPEC §1).
+    report the measured ε each iteration using the exact Gram (docs/theory.md §1).
     """
     B = np.asarray(B, dtype=np.float64)
     G = np.asarray(G, dtype=np.float64)

@@ -149,7 +149,7 @@ def _descend(nodes, M, i, lo, hi, out, report):
 
 @njit(cache=True)
 def query(nodes, M, i, tau, out):
-    """Query (Algorithm 4): neurons r with u_{r,i} > tau (strict, SPEC §1), ascending.
+    """Query (Algorithm 4): neurons r with u_{r,i} > tau (strict, docs/theory.md §1), ascending.
 
     Touches at most 1 + 2·K·log2(M) nodes for K hits: only ancestors of hits
     exceed tau, and each such ancestor makes the walk read its two children.

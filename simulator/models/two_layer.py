@@ -1,4 +1,4 @@
-"""The two-layer model of SPEC §1 (seed 002 §2.3): the problem every solver starts from.
+"""The two-layer model of docs/theory.md §1 (seed 002 §2.3): the problem every solver starts from.
 
 f(W, x) = (1/√m) Σ_r a_r σ_b(<w_r, x>),  σ_b(z) = max(z − b, 0),  a_r ∈ {±1} fixed,
 w_r(0) ~ N(0, I_d), inputs unit-norm, loss L = ½‖f − y‖².
@@ -24,7 +24,7 @@ PAPER = "seed002"  # the theory module whose checks apply (simulator/theory)
 
 
 def sigma_b(z, b):
-    """Shifted ReLU σ_b(z) = max(z − b, 0) (SPEC §1 Decision)."""
+    """Shifted ReLU σ_b(z) = max(z − b, 0) (docs/theory.md §1 Decision)."""
     return np.maximum(np.asarray(z) - b, 0.0)
 
 
@@ -62,7 +62,7 @@ class Problem:
         return self.W0.shape[0]
 
     def gram(self, indptr, indices):
-        """G_t = J_t J_tᵀ from the fire sets (CSR), exact: (X Xᵀ) ∘ (B Bᵀ)/m (SPEC §1 identity)."""
+        """G_t = J_t J_tᵀ from the fire sets (CSR), exact: (X Xᵀ) ∘ (B Bᵀ)/m (docs/theory.md §1 identity)."""
         return gram_from_csr(indptr, indices, self.XXt, self.m)
 
 
@@ -77,7 +77,7 @@ def make_problem(X, y, m, b, rngs):
 
 
 class ImplicitWeights:
-    """w_r(t) = w_r(0) + Σ_j c_{r,j} x_j, with c stored only for neurons that moved (SPEC §6).
+    """w_r(t) = w_r(0) + Σ_j c_{r,j} x_j, with c stored only for neurons that moved (docs/theory.md §6).
 
     Every Gauss-Newton or gradient step moves w_r inside span{x_j}, so the
     coefficients c_r ∈ R^n describe the weights exactly without storing W.

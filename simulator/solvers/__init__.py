@@ -15,7 +15,7 @@ from simulator.options import Field
 
 _SKETCH = Field("str", "osnap", "sketch of J^T: osnap | countsketch | gaussian | srht",
                 choices=("osnap", "countsketch", "gaussian", "srht"))
-_SKETCH_ROWS = Field("int", "auto", "sketch rows s (auto: SPEC §4 default from n and eps_sketch)",
+_SKETCH_ROWS = Field("int", "auto", "sketch rows s (auto: docs/theory.md §4 default from n and eps_sketch)",
                      minimum=1, allow_auto=True)
 _SKETCH_NNZ = Field("int", 4, "nonzeros per sketch column (OSNAP); countsketch uses 1", minimum=1)
 _EPS_SKETCH = Field("float", 0.1, "target subspace distortion ε_sketch (seed 002 Def. 5.2)", minimum=0.0)
@@ -41,16 +41,16 @@ SOLVER_OPTIONS: dict[str, dict[str, Field]] = {
                       choices=("gauss-newton", "gd")),
         "regression": Field("str", "paper", "paper (Alg. 5 iteration) | pcg | exact-gram",
                             choices=("paper", "pcg", "exact-gram")),
-        "index": Field("str", "tree", "how fire sets are found: tree (Alg. 2-4) | fireset (SPEC §6) | "
+        "index": Field("str", "tree", "how fire sets are found: tree (Alg. 2-4) | fireset (docs/theory.md §6) | "
                        "active (K_t's own leaves; K_{t+1} ⊆ K_t, see indexes/active.py)",
                        choices=INDEX_NAMES),
-        "leaf_update": Field("str", "inner-product", "inner-product (O(nd) per neuron) | gram (d-free, SPEC §6)",
+        "leaf_update": Field("str", "inner-product", "inner-product (O(nd) per neuron) | gram (d-free, docs/theory.md §6)",
                              choices=("inner-product", "gram")),
         "sketch": _SKETCH,
         "sketch_rows": _SKETCH_ROWS,
         "sketch_nnz": _SKETCH_NNZ,
         "eps_sketch": _EPS_SKETCH,
-        "eps_reg": Field("float", "auto", "relative regression tolerance (auto: (1/6)·sqrt(λ/n), SPEC §4)",
+        "eps_reg": Field("float", "auto", "relative regression tolerance (auto: (1/6)·sqrt(λ/n), docs/theory.md §4)",
                          minimum=0.0, allow_auto=True),
         "reg_max_iter": Field("int", 500, "cap on regression iterations", minimum=1),
         "learning_rate": Field("float", "auto", "step size η when step = gd (auto: 1/λ_max(G_0))",

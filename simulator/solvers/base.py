@@ -1,4 +1,4 @@
-"""The interface every training algorithm implements (DESIGN.md, "The solver interface").
+"""The interface every training algorithm implements (docs/architecture.md, "Solvers").
 
 A solver is built from a Problem and its options (SOLVER_OPTIONS), does its
 one-off preprocessing in `init()`, and advances one iteration per `step()`.

@@ -2,7 +2,7 @@
 
 Written the way a careful engineer would write them (no Python loops over
 neurons, no per-step temporaries): U = X Wᵀ is one GEMM, the Gram is
-(X Xᵀ) ∘ (F Fᵀ)/m with F the 0/1 fire incidence (SPEC §1 identity, an n×m by
+(X Xᵀ) ∘ (F Fᵀ)/m with F the 0/1 fire incidence (docs/theory.md §1 identity, an n×m by
 m×n GEMM), and W ← W + α Jᵀg is one GEMM that updates W in place.
 
 J never exists as an (n, m·d) matrix: J[i, (r, ·)] = (a_r/√m) F_ir x_i, so every

@@ -3,7 +3,7 @@
 Every direction here moves the weights as W − Jᵀg, so any fire-set index (simulator/indexes) can
 apply it; `solvers/sublinear.py` combines one index with one direction.
 
-  ExactGram  Gauss-Newton, G_t from the fire-set incidence (SPEC §1 identity, O(Σ_r |F_r|²)) and a
+  ExactGram  Gauss-Newton, G_t from the fire-set incidence (docs/theory.md §1 identity, O(Σ_r |F_r|²)) and a
              direct n×n solve: g = G_t⁻¹(f_t − y). Exact.
   Sketched   Gauss-Newton by sketch and precondition (seed 002 Alg. 5 lines 10-35): B = S J_tᵀ from
              the fire sets, R = R_B⁻¹, then the paper's iteration or PCG on G g = f − y with G applied
@@ -67,7 +67,7 @@ class ExactGram(_GaussNewton):
         check_fire_counts(fs.counts)  # an empty S_i makes row i of J_t zero: G_t singular
         y_reg = fs.f - p.y
         with phase("regression"):
-            G = p.XXt * _jac.gram_counts(fs.kptr, fs.kpts, p.n) / p.m  # SPEC §1 identity
+            G = p.XXt * _jac.gram_counts(fs.kptr, fs.kpts, p.n) / p.m  # docs/theory.md §1 identity
             check_gram(G)
             g = solve_spd(G, y_reg)
         res = float(np.linalg.norm(G @ g - y_reg) / max(np.linalg.norm(y_reg), 1e-300))

@@ -4,7 +4,7 @@ W ← W − η ∇L, ∇L = J_tᵀ (f_t − y): O(mnd) per step, one GEMM that f
 gradient and subtracts it from W in place (phase "gradient"), then the forward
 pass at the new W (phase "update").
 η = "auto" takes 1/λ_max(G_0): the largest step that is stable for every
-direction up to a factor 2. SPEC §5's η = O(λ/n²) is the proof's worst case
+direction up to a factor 2. docs/theory.md §5's η = O(λ/n²) is the proof's worst case
 (its constant unstated) and at runnable widths barely moves the loss; set
 `solver.learning_rate` to use it.
 """

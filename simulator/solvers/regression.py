@@ -16,7 +16,7 @@ from simulator.solvers.base import NumericalError
 
 
 def sketch_rows(options, n):
-    """The sketch size s: the option, or SPEC §4's default from n and ε_sketch."""
+    """The sketch size s: the option, or docs/theory.md §4's default from n and ε_sketch."""
     nnz = 1 if options["sketch"] == "countsketch" else options["sketch_nnz"]
     if options["sketch_rows"] != "auto":
         return int(options["sketch_rows"]), nnz
@@ -57,7 +57,7 @@ def _converged(res, ynorm, tol):
 def paper_iteration(matvec, R, y, tol, max_iter):
     """Seed 002 Algorithm 5 lines 31-35: z ← z − (RᵀGR)ᵀ(RᵀGR z − Rᵀ y), g = R z.
 
-    Stops when ‖G R z − y‖ ≤ tol·‖y‖ (SPEC §4 Decision: relative). Each pass
+    Stops when ‖G R z − y‖ ≤ tol·‖y‖ (docs/theory.md §4 Decision: relative). Each pass
     applies G twice. Returns (g, iterations, final relative residual).
     """
     ynorm = float(np.linalg.norm(y))

@@ -8,8 +8,8 @@ Per iteration (phases as timed):
               from the fire-set incidence and a direct solve; for gradient descent g = η(f_t − y)
               (solvers/directions.py);
   update      W_{t+1} = W_t − J_tᵀ g_t on the neurons of K only, kept implicitly (W0 + coefficient
-              rows, SPEC §6), and their leaves refreshed — by inner products (O(nd) per neuron) or
-              through X Xᵀ (d-free, SPEC §6) — by the index (simulator/indexes).
+              rows, docs/theory.md §6), and their leaves refreshed — by inner products (O(nd) per neuron) or
+              through X Xᵀ (d-free, docs/theory.md §6) — by the index (simulator/indexes).
 
 Options (SOLVER_OPTIONS["sublinear"]): index = tree | fireset | active, step = gauss-newton | gd,
 regression = paper | pcg | exact-gram, leaf_update = inner-product | gram, the sketch's kind, rows
@@ -93,7 +93,7 @@ class Sublinear(Solver):
         return self.dir.last_sketch()
 
     def final_state(self, store_weights):
-        """f, drift and the weights in implicit form: W0 + C X on the neurons that moved (SPEC §6)."""
+        """f, drift and the weights in implicit form: W0 + C X on the neurons that moved (docs/theory.md §6)."""
         ids = np.flatnonzero(self.W.row >= 0)
         return {"f": self.predictions(), "drift": self.drift(), "moved_neurons": ids,
                 "coefficients": self.W.C[self.W.row[ids]]}

@@ -4,7 +4,7 @@ What is here, in order:
 
 * ``constants(X, b, rho, alpha_bar)``: the theory attrs a run records (b, λ of the
   exact shifted NTK, δ, R0 = n/λ, ρ, ᾱ).
-* The bound formulas of SPEC §2, closed form: Thm 2.13 (λ sandwich), Lemma 2.12
+* The bound formulas of docs/theory.md §2, closed form: Thm 2.13 (λ sandwich), Lemma 2.12
   (¾λ), Lemma 4.2 (scales at W0), Lemma 4.3 (λ/2), Lemma 4.4 (Jacobian
   deviation), Def 4.5 (induction hypothesis: halving, radius R0/√m), Lemma D.3
   (flips), Lemma A.10 / Cor. A.11 (fire counts), Thm G.2 (sparsity), Lemma E.4
@@ -19,7 +19,7 @@ What is here, in order:
 
 The exact shifted NTK itself (Def. 2.10, λ of Remark 2.8) and the choice of b
 (Cor. A.11, Thm G.2) are in ``simulator.ntk``. `log` is the natural logarithm
-everywhere (SPEC).
+everywhere (docs/theory.md).
 """
 
 import math
@@ -65,7 +65,7 @@ def constants(X, b, rho, alpha_bar=None):
     return out
 
 
-# --------------------------------------------------------------------------- bounds (SPEC §2)
+# --------------------------------------------------------------------------- bounds (docs/theory.md §2)
 
 
 def drift_radius_R0(n, lam):
@@ -175,7 +175,7 @@ def lemma_d3_flip_bound(n, rho, R0, m, include_mean=False):
     differs from t = 0 is <= 2 ln(n/ρ)·R0·√m, w.p. >= 1 − ρ, while max_r drift <= R0/√m
     (R0 >= 1 assumed by the lemma). Exact as printed.
 
-    Paper vs SPEC: SPEC copies the final line of the proof. The proof's own Hoeffding step,
+    Paper vs proof: the bound checked is the final line of the proof. The proof's own Hoeffding step,
     Pr[Σ_r s_{i,r} >= (t + 4/5) R0 √m] <= 2 e^{−t²} with t = 2 ln(n/ρ), only supports
     (2 ln(n/ρ) + 4/5)·R0·√m: the mean term (4/5)R0√m (anti-concentration, Lemma A.4) is dropped.
     For ρ <= 0.1 the difference is < 18 %. Pass include_mean=True for the proof's value.
@@ -190,7 +190,7 @@ def lemma_d3_flip_bound(n, rho, R0, m, include_mean=False):
 def lemma_a10_fire_bound(m, b):
     """Lemma A.10 (Lemma 3.8 of [47]): k_{i,0} = |S_i(0)| <= 2·m·e^{−b²/2} w.h.p. Exact as used.
 
-    The paper states only O(m e^{−b²/2}); the constant 2 is SPEC's, taken from Cor. A.11.
+    The paper states only O(m e^{−b²/2}); the constant 2 is this project's choice, taken from Cor. A.11 (docs/theory.md §2).
     Since Q(b) <= ½ e^{−b²/2}, the bound is at least 4× the mean m·Q(b).
     """
     b = _b(b)
@@ -577,7 +577,7 @@ def _num(v):
 
 
 def width_threshold_report(rows, fraction=THRESHOLD_FRACTION):
-    """Observed vs proven width, per n (SPEC §2 Def 4.5, Thm 4.1). One dict per n, n ascending.
+    """Observed vs proven width, per n (docs/theory.md §2 Def 4.5, Thm 4.1). One dict per n, n ascending.
 
     For each n and each width m of the grid: the fraction of points (seeds) whose trace had
     Def 4.5 "holds" (a failed run counts as not holding). ``m_observed`` = the smallest m with
