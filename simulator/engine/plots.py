@@ -313,14 +313,25 @@ def _fig_phases(tr, cv):
     cv.legend()
 
 
-def _specs():
-    """{figure key: (title, draw function)}: seed 002's figures, then the timing figure.
+def _specs(tr):
+    """{figure key: (title, draw function)}: the figures of the papers whose theory applies to the
+    trace (its model, simulator.theory), then the timing figure.
 
-    The paper's figures live in simulator.engine.figures_seed002 (it imports this module's
-    helpers, so it is loaded here, when figures are drawn, not at import)."""
-    from simulator.engine import figures_seed002
+    A paper's figures live in simulator.engine.figures_<paper> (it imports this module's helpers,
+    so it is loaded here, when figures are drawn, not at import); a paper without one adds none."""
+    import importlib
 
-    return {**figures_seed002.FIGURES, "phases": ("Time per step by phase", _fig_phases)}
+    from simulator import theory
+
+    specs = {}
+    for name in theory.MODEL_PAPERS.get(theory.model_of(tr.attrs), ()):
+        try:
+            module = importlib.import_module(f"simulator.engine.figures_{name}")
+        except ModuleNotFoundError:
+            continue
+        specs.update(module.FIGURES)
+    specs["phases"] = ("Time per step by phase", _fig_phases)
+    return specs
 
 
 # --------------------------------------------------------------------------- entry point
@@ -345,13 +356,16 @@ def plot_trace(trace_path, outdir, overwrite=False, figures=FIGURES) -> PlotResu
     tr = Trace(trace_path) if own else trace_path
     try:
         targets = figure_paths(tr.path, outdir)
-        specs = _specs()
-        unknown = [f for f in figures if f not in specs]
+        specs = _specs(tr)
+        unknown = [f for f in figures if f not in FIGURES]
         if unknown:
             raise ValueError(f"unknown figure(s) {', '.join(unknown)}; known: {', '.join(FIGURES)}")
         drawn, result = [], PlotResult()
         subtitle = _subtitle(tr)
         for key in figures:              # drawing is cheap; saving (rendering) is what costs
+            if key not in specs:
+                result.skipped[key] = "not a figure of this trace's model"
+                continue
             title, draw = specs[key]
             cv = _Canvas(mpl, title, subtitle)
             reason = draw(tr, cv)
