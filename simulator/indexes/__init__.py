@@ -8,7 +8,7 @@ index (e.g. a half-space-reporting structure) is one more module and one more li
   active    K_t and its neurons' leaves only (K_{t+1} ⊆ K_t)            indexes/active.py
 """
 
-import importlib
+from simulator.registry import lookup
 
 _CLASSES = {
     "tree": ("simulator.indexes.tree", "TreeIndex"),
@@ -20,8 +20,4 @@ INDEX_NAMES = tuple(_CLASSES)
 
 def get_index(name):
     """The index class for a `solver.index` value."""
-    try:
-        module, cls = _CLASSES[name]
-    except KeyError:
-        raise ValueError(f"solver.index: unknown index {name!r} (indexes: {', '.join(INDEX_NAMES)})") from None
-    return getattr(importlib.import_module(module), cls)
+    return lookup(_CLASSES, name, "solver.index", "index")

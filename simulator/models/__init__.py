@@ -7,15 +7,12 @@ checks apply to its traces. MODEL_NAMES is importable without loading any model 
 loader checks `network.kind` against it); `get_model(kind)` imports the module on demand.
 """
 
-import importlib
+from simulator.registry import lookup
 
-_MODULES = {"two-layer": "simulator.models.two_layer"}
+_MODULES = {"two-layer": ("simulator.models.two_layer", None)}
 MODEL_NAMES = tuple(_MODULES)
 
 
 def get_model(kind):
     """The model module for a `network.kind`."""
-    try:
-        return importlib.import_module(_MODULES[kind])
-    except KeyError:
-        raise ValueError(f"network.kind: unknown model {kind!r} (models: {', '.join(MODEL_NAMES)})") from None
+    return lookup(_MODULES, kind, "network.kind", "model")

@@ -8,10 +8,9 @@ marks an option whose default "auto" the solver derives from the problem (e.g.
 the step size from λ).
 """
 
-import importlib
-
 from simulator.indexes import INDEX_NAMES
 from simulator.options import Field
+from simulator.registry import lookup
 
 _SKETCH = Field("str", "osnap", "sketch of J^T: osnap | countsketch | gaussian | srht",
                 choices=("osnap", "countsketch", "gaussian", "srht"))
@@ -75,8 +74,4 @@ def solver_names():
 
 def get_solver(name):
     """The solver class for a name of SOLVER_OPTIONS (imported on demand)."""
-    try:
-        module, cls = _CLASSES[name]
-    except KeyError:
-        raise ValueError(f"solver.name: unknown solver {name!r} (solvers: {', '.join(SOLVER_OPTIONS)})") from None
-    return getattr(importlib.import_module(module), cls)
+    return lookup(_CLASSES, name, "solver.name", "solver")
