@@ -50,6 +50,9 @@ def test_kernels_match_the_dense_jacobian(m, n, d, seed, sort):
     assert np.array_equal(C[row_of[K]], 2 * dC)
     D = jac.leaf_deltas(kptr, kpts, dcv, XXt)
     assert np.allclose(D, -(step[K] @ X.T), rtol=1e-12, atol=1e-14)
+    # the largest move of one neuron, from the dense step (|a_r| = 1)
+    moves = np.linalg.norm(step, axis=1)
+    assert np.isclose(jac.max_step_norm(kptr, kpts, g, XXt) / math.sqrt(m), moves.max(), rtol=1e-12, atol=1e-15)
     assert np.array_equal(jac.gather_leaves(np.ascontiguousarray(U.T), K), U[:, K].T)
     # a strided (tree-like) leaf view gives the same answers
     assert np.array_equal(jac.gather_leaves(U.T, K), U[:, K].T)

@@ -55,10 +55,12 @@ def test_gd_matches_naive():
     s = started("gd", p, learning_rate=0.7)
     W = p.W0.copy()
     for _ in range(5):
-        assert s.step().error is None
-        W = naive_gd_step(W, p.X, p.y, p.a, p.b, 0.7)
+        rec = s.step()
+        assert rec.error is None
+        W_prev, W = W, naive_gd_step(W, p.X, p.y, p.a, p.b, 0.7)
         assert rel(s.weights(), W) < 1e-13
         assert rel(s.predictions(), naive_forward(W, p.X, p.a, p.b)) < 1e-12
+        assert rec.counters["move_max"] == pytest.approx(np.linalg.norm(W - W_prev, axis=1).max(), rel=1e-10)
 
 
 def test_gd_auto_learning_rate_is_inverse_largest_gram_eigenvalue():
@@ -202,7 +204,10 @@ def test_gradient_descent_through_an_index_equals_dense_gd(index, leaf_update, l
     for t in range(6):
         for got, want in zip(s.fire_sets(), ref.fire_sets()):
             assert np.array_equal(got, want)
-        assert s.step().error is None and ref.step().error is None
+        W_prev = s.weights()
+        rec = s.step()
+        assert rec.error is None and ref.step().error is None
+        assert rec.counters["move_max"] == pytest.approx(np.linalg.norm(s.weights() - W_prev, axis=1).max(), rel=1e-9)
         assert rel(s.predictions(), ref.predictions()) < 1e-12
         assert rel(s.weights(), ref.weights()) < 1e-12
         assert rel(s.drift(), ref.drift()) < 1e-11

@@ -170,6 +170,16 @@ METRICS: dict[str, MetricSpec] = {
     "neurons_changed": MetricSpec("count", "neurons whose weights changed in this step", STEP),
     "fire_total": MetricSpec("count", "fire-set incidences used by this step, sum_i |S_i,fire(t)| (the nonzero rows of J_t^T, times d)", STEP),
     "sketch_rows": MetricSpec("count", "rows s of the sketch S applied to J_t^T in this step", STEP),
+    "move_max": MetricSpec(_D, "max_r ||w_r(t+1) - w_r(t)||: the largest move of one neuron in this step", STEP),
+    # half-space-reporting indexes (seed 001): the cost of Lemma 4.1 in counts
+    "query_nodes": MetricSpec("count", "index nodes visited by this step's fire-set queries", STEP),
+    "update_nodes": MetricSpec("count", "index nodes changed by this step's updates of the moved neurons", STEP),
+    "rebuilds": MetricSpec("count", "rebuilds of the index's structure in this step", STEP),
+    "candidates": MetricSpec("count", "sum_i of the candidate superset queried for S_i (drift-slack index), before the exact filter", STEP),
+    # approximate indexes (LSH): how far the run is from exact gradient descent
+    "missed": MetricSpec("count", "sum_i of the neurons firing on x_i that the approximate index did not report (this step)", STEP),
+    "false_reported": MetricSpec("count", "sum_i of the neurons the approximate index reported for x_i that do not fire (this step)", STEP),
+    "loss_gap": MetricSpec(_D, "loss of this run minus the loss of exact gradient descent from the same start, after this step", STEP),
 }
 
 #: Extra dataset attrs written automatically for registered metrics.

@@ -48,11 +48,13 @@ class Index:
 
     name = ""
     counters: tuple = ()  # the cost counters `work()` reports (trace metrics of the same name)
+    approximate = False  # True: its fire sets may differ from the exact ones (the run is not exact)
 
-    def __init__(self, problem, weights, leaf_update):
+    def __init__(self, problem, weights, options):
         self.problem = problem
         self.W = weights  # ImplicitWeights, shared with the solver (it is the solver's state)
-        self.leaf_update = leaf_update  # "inner-product" | "gram"
+        self.options = options  # the solver's options; an index reads its own (e.g. leaf_update)
+        self.leaf_update = options.get("leaf_update", "inner-product")  # "inner-product" | "gram"
 
     @classmethod
     def memory_words(cls, n, d, m):
@@ -89,6 +91,13 @@ class Index:
         """Running totals of the cost counters, {name: int}."""
         return {}
 
+    def audit(self, fs):
+        """Untimed diagnostics of this step's fire sets fs, {counter: value} (an approximate index
+        says here how far fs is from the exact fire sets; exact indexes have nothing to say)."""
+        return {}
+
+    audits: tuple = ()  # the counters `audit` reports
+
     # views (metrics; not timed) ---------------------------------------------
     def fire_sets(self):
         """S_i(t) as CSR (indptr, indices), ascending neuron ids per point."""
@@ -120,18 +129,24 @@ class PointMajorIndex(Index):
         raise NotImplementedError
 
     def query(self, point_major=False):
-        p = self.problem
         indptr, indices = self._csr(sort=False)
+        return self._fire_sets(indptr, indices, self._forward(indptr, indices))
+
+    def _fire_sets(self, indptr, indices, f):
+        """FireSets from point-major fire sets and f: K and its neuron-major view by `by_neuron`."""
+        p = self.problem
         K, kptr, kpts = _jac.by_neuron(indptr, indices, self._mark, self.sorted_K)
-        f = _jac.forward(indptr, indices, self._LT, p.a, p.b)
         return FireSets(K, kptr, kpts, p.a[K] / math.sqrt(p.m), f, np.diff(indptr), indptr, indices)
+
+    def _forward(self, indptr, indices):
+        """f_t from fire sets and the stored leaves."""
+        return _jac.forward(indptr, indices, self._LT, self.problem.a, self.problem.b)
 
     def fire_sets(self):
         return self._csr(sort=True)
 
     def predictions(self):
-        indptr, indices = self._csr(sort=True)
-        return _jac.forward(indptr, indices, self._LT, self.problem.a, self.problem.b)
+        return self._forward(*self._csr(sort=True))
 
     def leaves(self):
         return np.ascontiguousarray(self._LT.T)

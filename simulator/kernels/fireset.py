@@ -120,3 +120,39 @@ def gram_from_csr(indptr, indices, XXt, m):
         for j in range(n):
             G[i, j] = XXt[i, j] * C[i, j] / m
     return G
+
+
+@njit(cache=True)
+def set_memberships(neurons, nptr, npts, members, posT, count):
+    """Neuron neurons[q] now fires exactly on the points npts[nptr[q]:nptr[q+1]]; fix membership.
+
+    Seed 001 Algorithm 3 lines 11-13 (S_i.DEL(r) for the points r left, S_i.ADD(r) for those it
+    joined) from a neuron-major CSR of the new dual sets S̃_r, e.g. a half-space query per neuron.
+    O(n) per neuron. Returns the number of (point, neuron) memberships that changed.
+    """
+    n = count.shape[0]
+    changed = 0
+    now = np.zeros(n, dtype=np.bool_)
+    for q in range(neurons.shape[0]):
+        r = neurons[q]
+        for i in range(n):
+            now[i] = False
+        for p in range(nptr[q], nptr[q + 1]):
+            now[npts[p]] = True
+        for i in range(n):
+            p = posT[r, i]
+            if now[i] and p < 0:
+                c = count[i]
+                members[i, c] = r
+                posT[r, i] = c
+                count[i] = c + 1
+                changed += 1
+            elif p >= 0 and not now[i]:
+                last = count[i] - 1
+                moved = members[i, last]
+                members[i, p] = moved
+                posT[moved, i] = p
+                posT[r, i] = -1
+                count[i] = last
+                changed += 1
+    return changed

@@ -195,3 +195,101 @@ def point_major(K, kptr, kpts, n):
             indices[fill[i]] = K[q]
             fill[i] += 1
     return indptr, indices
+
+
+@njit(cache=True)
+def max_step_norm(kptr, kpts, g, XXt):
+    """max_r ‖Σ_{i∈F_r} g_i x_i‖ over the neurons of K, through X Xᵀ (no d): O(Σ_r |F_r|²).
+
+    A step W − J_tᵀ g moves w_r by −(a_r/√m) Σ_{i∈F_r} g_i x_i, so its largest move is this value
+    over √m (the per-step movement of seed 001's analysis).
+    """
+    best = 0.0
+    for q in range(kptr.shape[0] - 1):
+        s = 0.0
+        for p in range(kptr[q], kptr[q + 1]):
+            i = kpts[p]
+            for p2 in range(kptr[q], kptr[q + 1]):
+                s += g[i] * g[kpts[p2]] * XXt[i, kpts[p2]]
+        if s > best:
+            best = s
+    return math.sqrt(best)
+
+
+@njit(cache=True)
+def forward_explicit(indptr, indices, W, X, a, b):
+    """f_i = (1/√m) Σ_{r∈S_i} a_r (<w_r, x_i> − b) from fire sets and explicit weights W (m, d).
+
+    The forward pass of seed 001 Algorithms 2-3 (line 6): an inner product per fire pair, so the
+    d·Σ_i k_{i,t} term of its Lemma 4.1. No leaves are stored.
+    """
+    n, d = X.shape
+    f = np.zeros(n)
+    for i in range(n):
+        s = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            r = indices[p]
+            u = 0.0
+            for k in range(d):
+                u += W[r, k] * X[i, k]
+            s += a[r] * (u - b)
+        f[i] = s / math.sqrt(a.shape[0])
+    return f
+
+
+@njit(cache=True)
+def row_deltas(kptr, kpts, dcv, X):
+    """Δw_r = Σ_{j∈F_r} Δc_{r,j} x_j for the neurons of K, as explicit rows (|K|, d): O(nnz·d)."""
+    nK = kptr.shape[0] - 1
+    d = X.shape[1]
+    out = np.zeros((nK, d))
+    for q in range(nK):
+        for p in range(kptr[q], kptr[q + 1]):
+            c = dcv[p]
+            j = kpts[p]
+            for k in range(d):
+                out[q, k] += c * X[j, k]
+    return out
+
+
+@njit(cache=True)
+def filter_by_current_leaves(indptr, indices, LT0, row_of, C, XXt, b):
+    """The exact fire sets among candidates: r ∈ S_i iff u_{r,i}(t) > b, with the current leaf
+    u_{r,i}(t) = u_{r,i}(0) + Σ_j c_{r,j} <x_j, x_i> from the implicit weights (no d).
+
+    indptr/indices: candidate neurons per point (a superset of S_i, e.g. a static structure over
+    W0 queried at b − D_t); LT0 (m, n): the leaves at t = 0; row_of/C: the implicit weights.
+    Returns (indptr', indices', leaves') with leaves'[p] = u_{indices'[p], i}(t), candidates' order kept.
+    """
+    n = indptr.shape[0] - 1
+    out_ptr = np.zeros(n + 1, dtype=np.int64)
+    out_idx = np.empty(indices.shape[0], dtype=np.int64)
+    out_u = np.empty(indices.shape[0])
+    k = 0
+    for i in range(n):
+        for p in range(indptr[i], indptr[i + 1]):
+            r = indices[p]
+            u = LT0[r, i]
+            row = row_of[r]
+            if row >= 0:
+                for j in range(n):
+                    u += C[row, j] * XXt[j, i]
+            if u > b:
+                out_idx[k] = r
+                out_u[k] = u
+                k += 1
+        out_ptr[i + 1] = k
+    return out_ptr, out_idx[:k].copy(), out_u[:k].copy()
+
+
+@njit(cache=True)
+def forward_pairs(indptr, indices, leaves, a, b):
+    """f_i = (1/√m) Σ_{r∈S_i} a_r (u_{r,i} − b) with the leaves given per fire pair (aligned with indices)."""
+    n = indptr.shape[0] - 1
+    f = np.zeros(n)
+    for i in range(n):
+        s = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            s += a[indices[p]] * (leaves[p] - b)
+        f[i] = s / math.sqrt(a.shape[0])
+    return f

@@ -42,7 +42,7 @@ SOLVER_OPTIONS: dict[str, dict[str, Field]] = {
                             choices=("paper", "pcg", "exact-gram")),
         "index": Field("str", "tree", "how fire sets are found: tree (Alg. 2-4) | fireset (docs/theory.md §6) | "
                        "active (K_t's own leaves; K_{t+1} ⊆ K_t, see indexes/active.py)",
-                       choices=INDEX_NAMES),
+                       choices=("tree", "fireset", "active")),
         "leaf_update": Field("str", "inner-product", "inner-product (O(nd) per neuron) | gram (d-free, docs/theory.md §6)",
                              choices=("inner-product", "gram")),
         "sketch": _SKETCH,
@@ -55,6 +55,22 @@ SOLVER_OPTIONS: dict[str, dict[str, Field]] = {
         "learning_rate": Field("float", "auto", "step size η when step = gd (auto: 1/λ_max(G_0))",
                                minimum=0.0, allow_auto=True),
     },
+    "preprocess": {  # seed 001: gradient descent, fire sets found by an index (solvers/preprocess.py)
+        "index": Field("str", "weights-hsr", "how fire sets are found: weights-hsr (Alg. 2) | data-hsr (Alg. 3) | "
+                       "drift-slack (static over W0, exact) | lsh (APPROXIMATE) | active | tree | fireset",
+                       choices=INDEX_NAMES),
+        "learning_rate": Field("float", "auto", "step size η (auto: 1/λ_max(G_0), as solver gd)", minimum=0.0,
+                               allow_auto=True),
+        "leaf_update": Field("str", "inner-product", "leaf refresh of the tree/fireset/active indexes: "
+                             "inner-product | gram (d-free)", choices=("inner-product", "gram")),
+        "hsr_leaf_size": Field("int", 16, "points per leaf of the ball trees (weights-hsr, data-hsr)", minimum=1),
+        "rebuild_factor": Field("float", 2.0, "weights-hsr: rebuild the tree when its query work has grown past "
+                                "this factor since the last build (balltree.needs_rebuild)", minimum=1.0),
+        "lsh_tables": Field("int", 8, "lsh: number of hash tables L", minimum=1),
+        "lsh_bits": Field("int", 6, "lsh: sign bits per table k", minimum=1, maximum=62),
+        "rehash_every": Field("int", 5, "lsh: rebuild the tables from the current weights every this many steps "
+                              "(0: never)", minimum=0),
+    },
 }
 
 
@@ -64,6 +80,7 @@ _CLASSES = {
     "gauss-newton": ("simulator.solvers.gauss_newton", "GaussNewton"),
     "bpsw": ("simulator.solvers.bpsw", "BPSW"),
     "sublinear": ("simulator.solvers.sublinear", "Sublinear"),
+    "preprocess": ("simulator.solvers.preprocess", "Preprocess"),
 }
 assert tuple(_CLASSES) == tuple(SOLVER_OPTIONS)
 

@@ -133,9 +133,9 @@ class Gradient(Direction):
         return g
 
 
-def make_direction(problem, options, info):
-    """The direction of a sublinear solver's options: `step`, and for Gauss-Newton `regression`."""
-    if options["step"] == "gd":
+def make_direction(problem, options, info, step):
+    """The direction for a step rule (`gauss-newton` | `gd`); for Gauss-Newton, options["regression"]."""
+    if step == "gd":
         return Gradient(problem, options, info)
     cls = ExactGram if options["regression"] == "exact-gram" else Sketched
     return cls(problem, options, info)

@@ -18,6 +18,7 @@ from simulator.solvers.dense import DenseSolver
 class GradientDescent(DenseSolver):
     name = "gd"
     phases = ("gradient", "update")
+    counters = ("neurons_changed", "move_max")
     direction = "gradient"
 
     def _init(self, record):
@@ -36,6 +37,9 @@ class GradientDescent(DenseSolver):
             residual = self.f - self.problem.y
             self._add_jt(-self.eta, residual)  # W ← W − η Jᵀ(f − y)
         moved = self._moved(residual)  # needs F_t, which the update overwrites; untimed, like every counter
+        # untimed: max_r ‖Δw_r‖ = η‖Σ_i Fs_ir r_i x_i‖, through X Xᵀ: O(mn²), no (m, d) temporary
+        V = self._FsT * residual
+        record.counters["move_max"] = self.eta * float(np.sqrt(max(np.einsum("ri,ri->r", V @ self.problem.XXt, V).max(), 0.0)))
         with phase("update"):
             self._forward()
         if not np.isfinite(self.f).all():

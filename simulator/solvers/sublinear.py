@@ -20,9 +20,12 @@ The solver itself does not know which index or direction it runs: every index ap
 the form W − Jᵀg, which every direction produces.
 """
 
+import math
+
 import numpy as np
 
 from simulator.indexes import get_index
+from simulator.kernels import jacobian as _jac
 from simulator.models.two_layer import ImplicitWeights
 from simulator.solvers.base import NumericalError, Solver
 from simulator.solvers.directions import make_direction
@@ -34,10 +37,16 @@ class Sublinear(Solver):
     def __init__(self, problem, options=None, lam=None):
         super().__init__(problem, options, lam)
         self.index_cls = get_index(self.options["index"])
-        self.dir = make_direction(problem, self.options, self.info)
+        self.dir = make_direction(problem, self.options, self.info, self.step_rule())
         self.direction = self.dir.kind
         self.phases = ("query", *self.dir.phases, "update")
-        self.counters = ("neurons_changed", "fire_total", *self.dir.counters, *self.index_cls.counters)
+        self.counters = ("neurons_changed", "fire_total", "move_max", *self.dir.counters, *self.index_cls.counters,
+                         *self.index_cls.audits) + (("loss_gap",) if self.index_cls.approximate else ())
+        self._exact_twin = None
+
+    def step_rule(self):
+        """gauss-newton | gd (the option `step`)."""
+        return self.options["step"]
 
     @classmethod
     def memory_words(cls, n, d, m, options):
@@ -47,7 +56,7 @@ class Sublinear(Solver):
     def _init(self, record):
         p = self.problem
         self.W = ImplicitWeights(p.W0, p.X, p.XXt)
-        self.index = self.index_cls(p, self.W, self.options["leaf_update"])
+        self.index = self.index_cls(p, self.W, self.options)
         self.index.build()
         record.counters.update(self.index.work())
         lam = self.lam
@@ -58,20 +67,40 @@ class Sublinear(Solver):
             self.info["lambda_source"] = "ntk"
         self.info["lambda_used"] = lam
         self.dir.init(lam, self.gram)
+        if self.index_cls.approximate:
+            # an approximate index's iterates are not the exact method's: run the exact one beside it
+            # (the active-set index, same start, same η) so each step records the loss gap, untimed
+            twin = dict(self.options, index="active", leaf_update="gram")
+            if "learning_rate" in twin:
+                twin["learning_rate"] = self.info.get("learning_rate", twin["learning_rate"])
+            self._exact_twin = type(self)(p, twin, lam=self.lam)
+            rec = self._exact_twin.init()
+            if rec.error:
+                raise NumericalError(f"the exact run beside the approximate one: {rec.error}")
+            self.info["loss_gap_reference"] = "the same solver with index = active, same start and step size"
 
     def _step(self, record, phase):
         work0 = self.index.work()
         with phase("query"):
             fs = self.index.query(point_major=self.dir.needs_point_major)
+        record.counters.update(self.index.audit(fs))  # untimed, like every counter
         g = self.dir.compute(fs, self.t, phase, record)
         if not np.isfinite(g).all():
             raise NumericalError("the step direction g is not finite")
+        p = self.problem
+        # untimed: the largest move of one neuron, ‖Δw_r‖ = ‖Σ_{i∈F_r} g_i x_i‖/√m (|a_r| = 1)
+        record.counters["move_max"] = _jac.max_step_norm(fs.kptr, fs.kpts, g, p.XXt) / math.sqrt(p.m)
         nK, nnz = fs.K.shape[0], fs.nnz  # read before the update: the active index compacts K in place
         with phase("update"):
             self.index.apply_step(fs, g)
         record.counters.update(neurons_changed=int(nK), fire_total=nnz)
         for key, total in self.index.work().items():
             record.counters[key] = total - work0[key]
+        if self._exact_twin is not None:  # untimed
+            rec = self._exact_twin.step()
+            if rec.error:
+                raise NumericalError(f"the exact run beside the approximate one: {rec.error}")
+            record.counters["loss_gap"] = self.loss() - self._exact_twin.loss()
 
     # views
     def fire_sets(self):

@@ -1,0 +1,49 @@
+"""Seed 001 Algorithm 3 (Theorem 6.2), `index = "data-hsr"`: half-space reporting over the data.
+
+A static structure over the n points {x_i} (they never change); each neuron's dual set
+S̃_r = {i : <w_r, x_i> > b} is found by querying it with w_r. Init queries every neuron
+(Alg. 3 line 4); a step re-queries only the neurons that moved, K = ∪_i S_i (lines 10-13), and
+fixes the point-major fire sets S_i by deleting r from the S_i it left and adding it to those it
+joined. Exact: the fire sets are those of dense gradient descent. The structure is a ball tree
+(simulator/balltree.py) standing in for the Agarwal–Eppstein–Matoušek structure of the paper.
+Counts the tree nodes its queries visit and the memberships it changes.
+"""
+
+import numpy as np
+
+from simulator.balltree import BallTree
+from simulator.indexes.explicit import ExplicitWeightsIndex
+from simulator.kernels import fireset as _fs
+
+
+class DataHSR(ExplicitWeightsIndex):
+    name = "data-hsr"
+    counters = ("query_nodes", "memberships_changed")
+
+    @classmethod
+    def memory_words(cls, n, d, m):
+        return m * d + m * n // 2 + n * m  # explicit W, positions (int32), member lists
+
+    def build(self):
+        p = self.problem
+        self.Wx = p.W0.copy()
+        self.tree = BallTree(p.X, leaf_size=int(self.options["hsr_leaf_size"]))
+        self._members, self._pos, self._count = _fs.allocate(p.n, p.m)
+        self._pos.fill(-1)
+        self.memberships_changed = 0
+        nptr, npts = self.tree.query_all(self.Wx, p.b)  # S̃_r(0) for every neuron (Alg. 3 line 4)
+        _fs.set_memberships(np.arange(p.m, dtype=np.int64), nptr, npts, self._members, self._pos, self._count)
+        self._after_build()
+
+    def _csr(self, sort):
+        return _fs.to_csr(self._members, self._count, sort)
+
+    def _move(self, fs, deltas):
+        p = self.problem
+        self.Wx[fs.K] += deltas
+        nptr, npts = self.tree.query_all(self.Wx[fs.K], p.b)  # the new S̃_r of the moved neurons
+        self.memberships_changed += int(_fs.set_memberships(fs.K, nptr, npts, self._members, self._pos,
+                                                            self._count))
+
+    def work(self):
+        return {"query_nodes": self.tree.nodes_visited, "memberships_changed": self.memberships_changed}
