@@ -215,3 +215,89 @@ def naive_sketch_jt(indptr, indices, a, X, m, s, nnz, seed):
     """B = S·Jᵀ as a dense product of the two naive matrices."""
     return naive_osnap_matrix(m, X.shape[1], s, nnz, seed) @ naive_dense_jt(
         indptr, indices, a, X, m)
+
+
+# -- ball tree (half-space reporting, seed 001) ----------------------------------
+__all__ += [
+    "naive_halfspace",
+    "naive_balltree_ok",
+    "naive_balltree_fresh",
+]
+
+
+def _naive_inner(P, x):
+    """<p_i, x> for every row, summed coordinate by coordinate in order (as the kernel does),
+    so that a value exactly at b is decided the same way on both sides."""
+    v = np.zeros(P.shape[0])
+    for j in range(P.shape[1]):
+        v += P[:, j] * x[j]
+    return v
+
+
+def _naive_dist(P, c):
+    """||p_i - c|| for every row, the squares summed coordinate by coordinate in order."""
+    v = np.zeros(P.shape[0])
+    for j in range(P.shape[1]):
+        t = P[:, j] - c[j]
+        v += t * t
+    return np.sqrt(v)
+
+
+def naive_halfspace(P, x, b):
+    """Brute force QUERY(x, b): the ids i with <p_i, x> > b (strict), ascending int64."""
+    v = _naive_inner(P, x)
+    return np.array([i for i in range(P.shape[0]) if v[i] > b], dtype=np.int64)
+
+
+def naive_balltree_ok(P, order, start, end, centres, radii, leaf_of, leaf_size, Pt=None):
+    """The ball-tree invariants that hold after any sequence of moves (asserts).
+
+    A heap of 2**(D+1) - 1 nodes with D the smallest depth with ceil(N / 2**D) <= leaf_size;
+    order a permutation; the root owns [0, N); each internal node's range splits at its middle
+    into its children (2k+1, 2k+2); leaves hold <= leaf_size points and leaf_of names them;
+    every node's ball (centres[k], radii[k]) contains every point it owns; and, if given, the
+    points in tree order Pt are P[order]."""
+    N = P.shape[0]
+    if Pt is not None:
+        assert np.array_equal(Pt, P[order])
+    n_nodes = radii.shape[0]
+    D = int(round(math.log2(n_nodes + 1))) - 1
+    assert n_nodes == 2 ** (D + 1) - 1
+    assert math.ceil(N / 2 ** D) <= leaf_size
+    assert D == 0 or math.ceil(N / 2 ** (D - 1)) > leaf_size
+    assert np.array_equal(np.sort(order), np.arange(N))
+    assert start[0] == 0 and end[0] == N
+    first_leaf = 2 ** D - 1
+    for k in range(n_nodes):
+        s, e = start[k], end[k]
+        assert 0 <= s <= e <= N
+        if k < first_leaf:
+            mid = (s + e) // 2
+            assert (start[2 * k + 1], end[2 * k + 1], start[2 * k + 2], end[2 * k + 2]) == (s, mid, mid, e)
+        else:
+            assert e - s <= leaf_size
+            for q in range(s, e):
+                assert leaf_of[order[q]] == k
+        if e > s:
+            ids = order[s:e]
+            assert np.all(_naive_dist(P[ids], centres[k]) <= radii[k])
+
+
+def naive_balltree_fresh(P, order, start, end, centres, radii, leaf_of, leaf_size, Pt=None):
+    """Right after a build, on top of naive_balltree_ok: every centre is the mean of its points,
+    every radius the largest distance to it, and each internal node's points are split along the
+    coordinate of largest spread (max - min; the first on ties): left keys <= right keys."""
+    naive_balltree_ok(P, order, start, end, centres, radii, leaf_of, leaf_size, Pt)
+    first_leaf = radii.shape[0] // 2
+    for k in range(radii.shape[0]):
+        s, e = start[k], end[k]
+        if e == s:
+            assert radii[k] == 0.0
+            continue
+        pts = P[order[s:e]]
+        assert np.allclose(centres[k], pts.mean(axis=0), rtol=1e-12, atol=1e-12)
+        assert radii[k] == _naive_dist(pts, centres[k]).max()
+        if k < first_leaf and e - s >= 2:
+            j = int(np.argmax(pts.max(axis=0) - pts.min(axis=0)))
+            mid = (s + e) // 2
+            assert P[order[s:mid], j].max() <= P[order[mid:e], j].min()
