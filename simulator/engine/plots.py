@@ -44,7 +44,8 @@ from simulator.engine.trace import Trace
 __all__ = ["FIGURES", "PlotDependencyError", "PlotResult", "plot_trace", "figure_paths"]
 
 #: figure keys, in the order they are drawn (file name: <stem>-<key>.png)
-FIGURES = ("loss", "fire", "drift", "lambda-min", "gram-dev", "flips", "phases")
+FIGURES = ("loss", "fire", "drift", "lambda-min", "gram-dev", "flips",
+           "s001-loss", "s001-union", "s001-work", "s001-lsh", "phases")
 
 MISSING_MATPLOTLIB = "plotting needs matplotlib: pip install 'simulator[plot]'"
 

@@ -1,10 +1,14 @@
 """The theory a trace is checked against, as data: one module per paper.
 
 A paper module (``seed002`` = "Training Overparametrized Neural Networks in
-Sublinear Time") holds the paper's bound formulas, the functions that read a
-bound off a trace's attrs, and ``CHECKS``: a tuple of :class:`Check` records,
-one per checked statement (Thm 2.13, Lemma 2.12, Lemmas 4.2-4.4, Def 4.5,
-Lemma D.3, Lemma A.10, Cor. A.11, Thm G.2, Lemma E.4, Def 2.1, Thm 4.1).
+Sublinear Time"; ``seed001`` = "Does preprocessing help training
+over-parameterized neural networks?") holds the paper's bound formulas, the
+functions that read a bound off a trace's attrs, and ``CHECKS``: a tuple of
+:class:`Check` records, one per checked statement (seed 002: Thm 2.13,
+Lemma 2.12, Lemmas 4.2-4.4, Def 4.5, Lemma D.3, Lemma A.10, Cor. A.11,
+Thm G.2, Lemma E.4, Def 2.1, Thm 4.1; seed 001: Lemma 3.4, Remark 3.5,
+Prop. 5.1, Lemma 5.2, Lemma 4.1, two derived facts of gradient steps and a
+diagnostic of approximate indexes, keys prefixed ``s001_``).
 
 Which records apply to a trace follows from what the trace records: its root
 attr ``model`` picks the papers (``MODEL_PAPERS``), and each record's
@@ -69,13 +73,15 @@ class Check:
 
 
 # The paper modules import the names above from this package, so they are imported only now.
-from simulator.theory import seed002  # noqa: E402
+from simulator.theory import seed001, seed002  # noqa: E402
 
 #: paper name -> its module (each has CHECKS)
-PAPERS = {"seed002": seed002}
+PAPERS = {"seed002": seed002, "seed001": seed001}
 
-#: model (root attr ``model``) -> the papers whose statements apply to it
-MODEL_PAPERS = {"two-layer": ("seed002",)}
+#: model (root attr ``model``) -> the papers whose statements apply to it (both seeds study the two-layer
+#: network; each record decides from what the trace records whether it applies, e.g. seed 001's Lemma 5.2
+#: only to gradient runs)
+MODEL_PAPERS = {"two-layer": ("seed002", "seed001")}
 
 #: sweep report name (``[sweep] report``) -> (report from the summary rows, report as markdown)
 REPORTS = {"width-threshold": (seed002.width_threshold_report, seed002.format_width_threshold_report)}
@@ -111,4 +117,4 @@ def sweep_columns(attrs: Mapping[str, Any], results=None) -> dict:
 
 
 __all__ = ["Check", "DEFAULT_MODEL", "FAILS", "HOLDS", "KINDS", "MODEL_PAPERS", "NA", "PAPERS", "RATIO",
-           "REPORTS", "checks_for", "model_of", "papers_for", "result", "seed002", "sweep_columns"]
+           "REPORTS", "checks_for", "model_of", "papers_for", "result", "seed001", "seed002", "sweep_columns"]
