@@ -89,6 +89,8 @@ def _expected(f):
             s = "a non-negative integer"
         elif f.minimum is not None and f.maximum is None:
             s = f"an integer >= {_num(f.minimum)}"
+        elif f.minimum is not None and f.maximum is not None:
+            s = f"an integer in [{_num(f.minimum)}, {_num(f.maximum)}]"
         else:
             s = "an integer"
     else:

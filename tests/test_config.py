@@ -429,8 +429,11 @@ def scenarios(draw):
             opts[k] = draw(st.sampled_from(o.choices))
         elif o.allow_auto and draw(st.booleans()):
             opts[k] = "auto"
-        elif o.type == "int":
-            opts[k] = draw(st.integers(min_value=int(o.minimum or 0), max_value=10**9))
+        elif o.type == "int":  # within the option's own range
+            opts[k] = draw(st.integers(min_value=int(o.minimum or 0),
+                                       max_value=int(o.maximum) if o.maximum is not None else 10**9))
+        elif o.minimum:
+            opts[k] = draw(st.floats(min_value=float(o.minimum), max_value=1e12))
         else:
             opts[k] = draw(_pos)
     net = {"m": draw(st.integers(1, 2**40))}

@@ -43,8 +43,12 @@ def test_plot_writes_every_figure(tiny_trace, tmp_path):
     out = tmp_path / "figs"
     result = invoke("plot", tiny_trace, "-o", out)
     assert result.exit_code == 0, result.output
-    expected = [out / f"tiny-{key}.png" for key in plots.FIGURES]
-    assert lines(result, "stdout") == [str(p) for p in expected] and not result.stderr
+    # seed 001's figures of gradient runs, HSR counters and approximate indexes do not apply to this
+    # sketched Gauss-Newton run with the tree index: skipped, one line each, with the reason
+    not_here = {"s001-loss", "s001-work", "s001-lsh"}
+    expected = [out / f"tiny-{key}.png" for key in plots.FIGURES if key not in not_here]
+    assert lines(result, "stdout") == [str(p) for p in expected]
+    assert sorted(ln.split(":")[0] for ln in lines(result, "stderr")) == sorted(f"skipped {k}" for k in not_here)
     for p in expected:
         assert _is_png(p), p
     assert sorted(out.iterdir()) == sorted(expected)  # no partial files left behind
@@ -141,8 +145,9 @@ def _synthetic(path, with_gram=True):
 def test_synthetic_trace_all_figures(tmp_path):
     trace = _synthetic(tmp_path / "syn.h5")
     written = plots.plot_trace(trace, tmp_path / "figs")
-    assert [p.name for p in written] == [f"syn-{k}.png" for k in plots.FIGURES if k != "phases"]
-    assert set(written.skipped) == {"phases"} and "phase_seconds" in written.skipped["phases"]
+    seed001 = {k for k in plots.FIGURES if k.startswith("s001-")}  # no seed-001 metrics in this trace
+    assert [p.name for p in written] == [f"syn-{k}.png" for k in plots.FIGURES if k != "phases" and k not in seed001]
+    assert set(written.skipped) == {"phases"} | seed001 and "phase_seconds" in written.skipped["phases"]
     for p in written:
         assert _is_png(p)
 

@@ -281,8 +281,9 @@ def approximate_errors(tr):
     missed, false = _float_rows(tr, "missed"), _float_rows(tr, "false_reported")
     if missed is None and false is None:
         return None
-    tot = lambda a: float(np.nansum(a)) if a is not None and a.size else 0.0  # noqa: E731
-    return tot(missed), tot(false)
+    def total(a):
+        return float(np.nansum(a)) if a is not None and a.size else 0.0
+    return total(missed), total(false)
 
 
 def _residuals(tr):
@@ -326,7 +327,7 @@ def _approximate_na(c, tr, what):
 @_check("s001_lemma_3_4", "Lemma 3.4", "inequality", "k_{i,0} = |S_i(0)| ≤ 2m·e^{−b²/2}")
 def _lemma_3_4(tr, c):
     fire = _float_rows(tr, "fire_count")
-    if fire is None or fire.ndim != 2 or not np.all(np.isfinite(fire[0])):
+    if fire is None or fire.ndim != 2 or not fire.shape[0] or not np.all(np.isfinite(fire[0])):
         return c.result(NA, note="no per-point 'fire_count' at t = 0 in the trace")
     a = tr.attrs
     na = _missing_attrs(c, a, "m", "n", "b")
@@ -348,7 +349,7 @@ def _lemma_3_4(tr, c):
 @_check("s001_remark_3_5", "Remark 3.5", "inequality", "with b = √(0.4 log m): k_{i,0} ≤ 2m^{4/5}")
 def _remark_3_5(tr, c):
     fire = _float_rows(tr, "fire_count")
-    if fire is None or fire.ndim != 2 or not np.all(np.isfinite(fire[0])):
+    if fire is None or fire.ndim != 2 or not fire.shape[0] or not np.all(np.isfinite(fire[0])):
         return c.result(NA, note="no per-point 'fire_count' at t = 0 in the trace")
     a = tr.attrs
     na = _missing_attrs(c, a, "m", "b")
@@ -480,11 +481,6 @@ def _union_monotone(tr, c):
     union = _float_rows(tr, "union_fire")
     if union is None:
         return c.result(NA, note="no 'union_fire' metric in the trace")
-    errs = approximate_errors(tr)
-    if errs is not None and errs[1] > 0:
-        return c.result(NA, note=f"approximate index: {errs[1]:.0f} neurons reported that did not fire; such a "
-                                 "neuron moves although it fires nowhere, so the premise (every step is W − J_tᵀg "
-                                 "with the true J_t) does not hold")
     t = np.flatnonzero(np.isfinite(union))
     if t.size < 2:
         return c.result(NA, note="fewer than two rows of 'union_fire'")
@@ -492,10 +488,18 @@ def _union_monotone(tr, c):
     inc = np.diff(v)
     bad = union_growth(union)
     first = int(np.flatnonzero(bad)[0]) if bad.any() else -1
-    return c.result(FAILS if bad.any() else HOLDS, float(inc.max()), 0.0, first,
-                    note=f"measured = the largest increase between consecutive measured rows; "
-                         f"|∪_i S_i| = {v[0]:.0f} at t = {int(t[0])}, {v[-1]:.0f} at t = {int(t[-1])}; exact for every "
-                         "step of the form W − J_tᵀg (docs/theory.md §6)")
+    note = (f"measured = the largest increase between consecutive measured rows; |∪_i S_i| = {v[0]:.0f} at "
+            f"t = {int(t[0])}, {v[-1]:.0f} at t = {int(t[-1])}; exact for every step of the form W − J_tᵀg "
+            "(docs/theory.md §6)")
+    errs = approximate_errors(tr)
+    if errs is not None:
+        if bad.any() and errs[1] > 0:
+            return c.result(NA, note=f"approximate index with {errs[1]:.0f} false reports (i, r): the union grew at "
+                                     f"t = {first}, which a step that moves reported neurons that do not fire can do; "
+                                     "the premise (every step is W − J_tᵀg with the true J_t) is not known to hold")
+        note += (f"; approximate index: {errs[0]:.0f} misses (a missed neuron does not move, so they keep the "
+                 f"premise), {errs[1]:.0f} false reports")
+    return c.result(FAILS if bad.any() else HOLDS, float(inc.max()), 0.0, first, note=note)
 
 
 @_check("s001_step_move", "derived (eq. (4))", "inequality",
