@@ -1,6 +1,6 @@
 """Does preprocessing help? Seed 001 (Song, Yang, Zhang): gradient descent through a fire-set structure.
 
-    python benchmarks/preprocess.py                                  # d = 4..32, m = 2^14..2^22 (~6 GiB, 10-20 min)
+    python benchmarks/preprocess.py                                  # d = 4..32, m = 2^14..2^22 (~5 GiB, ~5 min on a 2-core VM)
     python benchmarks/preprocess.py --d 4 32 --log2m 12 14 --max-iter 3 --min-steps 2   # a quick check
     python benchmarks/preprocess.py --contenders gd alg3-data-hsr --json preprocess.json
 

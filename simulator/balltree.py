@@ -161,11 +161,23 @@ class BallTree:
         self._count_queries(1, int(visited), int(K))
         return self._scratch[:K].copy()
 
-    def query_all(self, Q, b):
-        """QUERY(Q[r], b) for every row r of Q (nq, d): CSR (indptr (nq+1,), indices), ascending per row."""
-        Q = _matrix("Q", Q, cols=self.d)
-        indptr, indices, visited = _bt.query_all(*self._tree(), Q, _threshold("b", b))
-        self._count_queries(Q.shape[0], int(visited), int(indptr[-1]))
+    def query_all(self, Q, b, sort=True, rows=None, trusted=False):
+        """QUERY(Q[r], b) for every row r of Q (nq, d) — or only for the rows `rows` of Q, in that
+        order —: CSR (indptr, indices), ascending per row unless sort=False (then in tree order).
+
+        trusted=True skips the checks for a caller that guarantees Q finite float64 (nq, d) C-ordered
+        and rows distinct in-range int64 (a solver's moved neurons).
+        """
+        if not trusted:
+            Q = _matrix("Q", Q, cols=self.d)
+            if rows is not None:
+                rows = _point_ids("rows", rows, Q.shape[0])
+        b = _threshold("b", b)
+        if rows is None:
+            indptr, indices, visited = _bt.query_all(*self._tree(), Q, b, bool(sort))
+        else:
+            indptr, indices, visited = _bt.query_rows(*self._tree(), Q, rows, b, bool(sort))
+        self._count_queries(indptr.shape[0] - 1, int(visited), int(indptr[-1]))
         return indptr, indices
 
     def _count_queries(self, queries, visited, reported):
@@ -175,17 +187,21 @@ class BallTree:
         self.reported_since_build += reported
 
     # -- Update ----------------------------------------------------------------
-    def update(self, ids, Z):
+    def update(self, ids, Z, trusted=False):
         """Points ids[q] move to Z[q] (ids distinct; Z (len(ids), d)). A single integer id with a
-        1-D z moves one point. Radii on each moved point's leaf-to-root path grow as needed."""
-        if isinstance(ids, (int, np.integer)) and not isinstance(ids, (bool, np.bool_)):
-            ids = [ids]
-            if np.ndim(Z) == 1:
-                Z = np.asarray(Z).reshape(1, -1)
-        ids = _point_ids("ids", ids, self.N)
-        Z = _matrix("Z", Z, cols=self.d)
-        if Z.shape[0] != ids.size:
-            raise ValueError(f"Z: expected {ids.size} rows (one per id in ids), got {Z.shape[0]}")
+        1-D z moves one point. Radii on each moved point's leaf-to-root path grow as needed.
+
+        trusted=True skips the checks (O(k log k) for distinct ids) for a caller that guarantees
+        distinct in-range int64 ids and finite float64 rows (a solver's moved neurons)."""
+        if not trusted:
+            if isinstance(ids, (int, np.integer)) and not isinstance(ids, (bool, np.bool_)):
+                ids = [ids]
+                if np.ndim(Z) == 1:
+                    Z = np.asarray(Z).reshape(1, -1)
+            ids = _point_ids("ids", ids, self.N)
+            Z = _matrix("Z", Z, cols=self.d)
+            if Z.shape[0] != ids.size:
+                raise ValueError(f"Z: expected {ids.size} rows (one per id in ids), got {Z.shape[0]}")
         grown, growth = _bt.update_many(self._P, self._Pt, self._pos, self._centres, self._radii,
                                         self._leaf_of, ids, Z)
         self.nodes_changed += int(grown)

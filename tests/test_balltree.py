@@ -344,3 +344,22 @@ def test_bad_calls():
     assert t.nodes_changed == 0 and t.degradation() == 1.0
     t.update([], np.zeros((0, 3)))  # an empty batch is fine
     assert t.query(np.zeros(3), -1.0).size == 10
+
+
+def test_unsorted_and_row_subset_queries_equal_brute_force():
+    rng = np.random.default_rng(11)
+    P = rng.standard_normal((3000, 4))
+    Q = rng.standard_normal((40, 4))
+    t = BallTree(P, leaf_size=8)
+    want_ptr, want_idx = t.query_all(Q, 1.5)
+    ptr, idx = t.query_all(Q, 1.5, sort=False)
+    assert np.array_equal(ptr, want_ptr)
+    for r in range(Q.shape[0]):
+        assert np.array_equal(np.sort(idx[ptr[r]:ptr[r + 1]]), want_idx[want_ptr[r]:want_ptr[r + 1]])
+        assert np.array_equal(want_idx[want_ptr[r]:want_ptr[r + 1]], naive_halfspace(P, Q[r], 1.5))
+    rows = np.array([7, 3, 30], dtype=np.int64)
+    ptr, idx = t.query_all(Q, 1.5, rows=rows)
+    for q, r in enumerate(rows):
+        assert np.array_equal(idx[ptr[q]:ptr[q + 1]], naive_halfspace(P, Q[r], 1.5))
+    with pytest.raises(ValueError, match="rows"):
+        t.query_all(Q, 1.5, rows=[0, 40])

@@ -14,6 +14,7 @@ import numpy as np
 from simulator.balltree import BallTree
 from simulator.indexes.explicit import ExplicitWeightsIndex
 from simulator.kernels import fireset as _fs
+from simulator.kernels import jacobian as _jac
 
 
 class DataHSR(ExplicitWeightsIndex):
@@ -38,10 +39,11 @@ class DataHSR(ExplicitWeightsIndex):
     def _csr(self, sort):
         return _fs.to_csr(self._members, self._count, sort)
 
-    def _move(self, fs, deltas):
+    def _move(self, fs, dcv):
         p = self.problem
-        self.Wx[fs.K] += deltas
-        nptr, npts = self.tree.query_all(self.Wx[fs.K], p.b)  # the new S̃_r of the moved neurons
+        _jac.add_step_rows(self.Wx, fs.K, fs.kptr, fs.kpts, dcv, p.X)
+        # the new S̃_r of the moved neurons (Alg. 3 line 12), read in place from W
+        nptr, npts = self.tree.query_all(self.Wx, p.b, sort=False, rows=fs.K, trusted=True)
         self.memberships_changed += int(_fs.set_memberships(fs.K, nptr, npts, self._members, self._pos,
                                                             self._count))
 

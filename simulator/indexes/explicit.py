@@ -16,10 +16,10 @@ class ExplicitWeightsIndex(PointMajorIndex):
     def apply_step(self, fs, g):
         dcv = _jac.step_coefficients(fs.kptr, fs.kpts, fs.aK, g)
         self.W.add_step(fs.K, fs.kptr, fs.kpts, dcv)
-        self._move(fs, _jac.row_deltas(fs.kptr, fs.kpts, dcv, self.problem.X))
+        self._move(fs, dcv)
 
-    def _move(self, fs, deltas):
-        """Neurons fs.K move by deltas (|K|, d): update the weights and the structure."""
+    def _move(self, fs, dcv):
+        """Neurons fs.K move by Δw_r = Σ_{j∈F_r} dcv x_j: update the weights and the structure."""
         raise NotImplementedError
 
     def _forward(self, indptr, indices):

@@ -17,6 +17,7 @@ import numpy as np
 
 from simulator.indexes.explicit import ExplicitWeightsIndex
 from simulator.kernels import lsh as _lsh
+from simulator.kernels import jacobian as _jac
 from simulator.kernels.jacobian import forward_pairs
 
 LSH_STREAM = 0x15A  # spawn key of the hyperplanes' generator under the problem's sketch seed
@@ -66,8 +67,8 @@ class LSHIndex(ExplicitWeightsIndex):
         found = int(indices.shape[0])
         return {"missed": exact - found, "false_reported": cand - found}
 
-    def _move(self, fs, deltas):
-        self.Wx[fs.K] += deltas
+    def _move(self, fs, dcv):
+        _jac.add_step_rows(self.Wx, fs.K, fs.kptr, fs.kpts, dcv, self.problem.X)
         self._steps += 1
         if self.every > 0 and self._steps % self.every == 0:
             self._rehash()

@@ -12,6 +12,7 @@ is rebuilt from the current weights when its query work has degraded past `rebui
 
 from simulator.balltree import BallTree
 from simulator.indexes.explicit import ExplicitWeightsIndex
+from simulator.kernels import jacobian as _jac
 
 
 class WeightsHSR(ExplicitWeightsIndex):
@@ -29,10 +30,11 @@ class WeightsHSR(ExplicitWeightsIndex):
         self._after_build()
 
     def _csr(self, sort):
-        return self.tree.query_all(self.problem.X, self.problem.b)  # ascending per point
+        return self.tree.query_all(self.problem.X, self.problem.b, sort=sort, trusted=True)
 
-    def _move(self, fs, deltas):
-        self.tree.update(fs.K, self.Wx[fs.K] + deltas)  # DELETE + ADD by neuron id (lines 9-10)
+    def _move(self, fs, dcv):
+        Z = self.Wx[fs.K] + _jac.row_deltas(fs.kptr, fs.kpts, dcv, self.problem.X)
+        self.tree.update(fs.K, Z, trusted=True)  # DELETE + ADD by neuron id (lines 9-10)
         if self.tree.needs_rebuild(float(self.options["rebuild_factor"])):
             self.tree.rebuild()
         self.Wx = self.tree.points

@@ -301,19 +301,29 @@ def query(Pt, order, start, end, centres, radii, cnorm, x, b, out):
 
 
 @njit(cache=True)
-def query_all(Pt, order, start, end, centres, radii, cnorm, Q, b):
-    """QUERY(Q[r], b) for every row r of Q: CSR (indptr (nq+1,), indices), ids ascending per row,
-    and the total nodes visited."""
-    nq = Q.shape[0]
+def query_all(Pt, order, start, end, centres, radii, cnorm, Q, b, sort=True):
+    """QUERY(Q[r], b) for every row r of Q: CSR (indptr (nq+1,), indices), ids ascending per row
+    when `sort` (else in the tree's order: a training step does not need them sorted, and the
+    sort costs more than the search when a query reports many points), and the total nodes visited."""
+    rows = np.arange(Q.shape[0])
+    return query_rows(Pt, order, start, end, centres, radii, cnorm, Q, rows, b, sort)
+
+
+@njit(cache=True)
+def query_rows(Pt, order, start, end, centres, radii, cnorm, Q, rows, b, sort):
+    """QUERY(Q[rows[q]], b) for the rows `rows` of Q (e.g. the moved neurons of a weight matrix,
+    without gathering them): CSR over q as in `query_all`."""
+    nq = rows.shape[0]
     N = Pt.shape[0]
     indptr = np.zeros(nq + 1, dtype=np.int64)
     scratch = np.empty(max(N, 1), dtype=np.int64)
     indices = np.empty(max(1024, 4 * nq), dtype=np.int64)
     visited = 0
     for r in range(nq):
-        K, v = _search(Pt, order, start, end, centres, radii, cnorm, Q[r], b, scratch)
+        K, v = _search(Pt, order, start, end, centres, radii, cnorm, Q[rows[r]], b, scratch)
         visited += v
-        scratch[:K].sort()
+        if sort:
+            scratch[:K].sort()
         at = indptr[r]
         if at + K > indices.shape[0]:
             grown = np.empty(max(2 * indices.shape[0], at + K), dtype=np.int64)

@@ -293,3 +293,17 @@ def forward_pairs(indptr, indices, leaves, a, b):
             s += a[indices[p]] * (leaves[p] - b)
         f[i] = s / math.sqrt(a.shape[0])
     return f
+
+
+@njit(cache=True)
+def add_step_rows(W, K, kptr, kpts, dcv, X):
+    """W[K[q]] += Σ_{j∈F_r} Δc_{r,j} x_j in place, for explicit weights W (m, d): the step W − Jᵀg
+    on the rows it moves, in one pass (no gathered copy of the rows). O(nnz·d)."""
+    d = X.shape[1]
+    for q in range(K.shape[0]):
+        r = K[q]
+        for p in range(kptr[q], kptr[q + 1]):
+            c = dcv[p]
+            j = kpts[p]
+            for k in range(d):
+                W[r, k] += c * X[j, k]
