@@ -154,10 +154,11 @@ class BallTree:
         return (self._Pt, self._order, self._start, self._end, self._centres, self._radii, self._cnorm)
 
     # -- Query -----------------------------------------------------------------
-    def query(self, x, b):
-        """Ascending int64 ids i with <p_i, x> > b (strict)."""
+    def query(self, x, b, sort=True):
+        """Int64 ids i with <p_i, x> > b (strict), ascending unless sort=False (then in tree order:
+        the half-space report is a set, and sorting K hits costs more than finding them)."""
         x = _vector("x", x, self.d)
-        K, visited = _bt.query(*self._tree(), x, _threshold("b", b), self._scratch)
+        K, visited = _bt.query(*self._tree(), x, _threshold("b", b), self._scratch, bool(sort))
         self._count_queries(1, int(visited), int(K))
         return self._scratch[:K].copy()
 

@@ -287,8 +287,8 @@ def _search(Pt, order, start, end, centres, radii, cnorm, x, b, out):
 
 
 @njit(cache=True)
-def query(Pt, order, start, end, centres, radii, cnorm, x, b, out):
-    """QUERY(x, b): every i with <p_i, x> > b (strict), ascending, into out[:count].
+def query(Pt, order, start, end, centres, radii, cnorm, x, b, out, sort=True):
+    """QUERY(x, b): every i with <p_i, x> > b (strict), ascending (unless not `sort`), into out[:count].
 
     Prunes a node when <c, x> + rho ||x|| <= b, takes it whole when <c, x> - rho ||x|| > b (both
     with the rounding slack of the module docstring), tests each point of the other leaves.
@@ -296,7 +296,8 @@ def query(Pt, order, start, end, centres, radii, cnorm, x, b, out):
     for N ids. Returns (count, nodes visited).
     """
     count, visited = _search(Pt, order, start, end, centres, radii, cnorm, x, b, out)
-    out[:count].sort()
+    if sort:
+        out[:count].sort()
     return count, visited
 
 
