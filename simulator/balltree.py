@@ -60,21 +60,12 @@ import math
 
 import numpy as np
 
+from simulator import checks
 from simulator.kernels import balltree as _bt
 
 
 def _matrix(name, A, cols=None):
-    A = np.asarray(A)
-    if A.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array, got shape {A.shape}")
-    if cols is not None and A.shape[1] != cols:
-        raise ValueError(f"{name}: expected {cols} columns, got shape {A.shape}")
-    if not np.issubdtype(A.dtype, np.number) or np.iscomplexobj(A):
-        raise ValueError(f"{name}: expected real numbers, got dtype {A.dtype}")
-    A = np.ascontiguousarray(A, dtype=np.float64)
-    if not np.isfinite(A).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
-    return A
+    return checks.matrix(name, A, cols)
 
 
 def _vector(name, v, size):
@@ -85,15 +76,7 @@ def _vector(name, v, size):
 
 
 def _point_ids(name, ids, N):
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or not (np.issubdtype(ids.dtype, np.integer) or ids.size == 0):
-        raise ValueError(f"{name}: expected a 1-D array of integer point ids, got {ids.dtype} {ids.shape}")
-    ids = ids.astype(np.int64)
-    if ids.size and (ids.min() < 0 or ids.max() >= N):
-        raise ValueError(f"{name}: point ids must lie in [0, {N}), got range [{ids.min()}, {ids.max()}]")
-    if np.unique(ids).size != ids.size:
-        raise ValueError(f"{name}: point ids must be distinct")
-    return ids
+    return checks.ids(name, ids, N, "point")
 
 
 def _real(name, b):

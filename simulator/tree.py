@@ -10,34 +10,17 @@ input raises ValueError naming the argument, never a Numba error.
 
 import numpy as np
 
+from simulator import checks
 from simulator.kernels import fireset as _fs
 from simulator.kernels import tree as _tree
 
 
 def _matrix(name, A, cols=None):
-    A = np.asarray(A)
-    if A.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array, got shape {A.shape}")
-    if cols is not None and A.shape[1] != cols:
-        raise ValueError(f"{name}: expected {cols} columns, got shape {A.shape}")
-    if not np.issubdtype(A.dtype, np.number) or np.iscomplexobj(A):
-        raise ValueError(f"{name}: expected real numbers, got dtype {A.dtype}")
-    A = np.ascontiguousarray(A, dtype=np.float64)
-    if not np.isfinite(A).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
-    return A
+    return checks.matrix(name, A, cols)
 
 
 def _neuron_ids(name, idx, m):
-    idx = np.asarray(idx)
-    if idx.ndim != 1 or not (np.issubdtype(idx.dtype, np.integer) or idx.size == 0):
-        raise ValueError(f"{name}: expected a 1-D array of integer neuron ids, got {idx.dtype} {idx.shape}")
-    idx = idx.astype(np.int64)
-    if idx.size and (idx.min() < 0 or idx.max() >= m):
-        raise ValueError(f"{name}: neuron ids must lie in [0, {m}), got range [{idx.min()}, {idx.max()}]")
-    if np.unique(idx).size != idx.size:
-        raise ValueError(f"{name}: neuron ids must be distinct")
-    return idx
+    return checks.ids(name, idx, m, "neuron")
 
 
 def _threshold(name, tau):

@@ -72,6 +72,21 @@ class Check:
                       first_failing, note)
 
 
+def registrar(records):
+    """A decorator `check(key, ref, kind, statement)` that turns `fn(tr, record)` into the evaluate of a
+    Check record appended to `records` (a paper module's list, in definition order)."""
+    def check(key, ref, kind, statement):
+        def register(fn):
+            def evaluate(tr):
+                return fn(tr, record)
+            evaluate.__name__, evaluate.__qualname__, evaluate.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+            record = Check(key, ref, statement, kind, evaluate)
+            records.append(record)
+            return fn
+        return register
+    return check
+
+
 # The paper modules import the names above from this package, so they are imported only now.
 from simulator.theory import seed001, seed002  # noqa: E402
 
@@ -116,5 +131,5 @@ def sweep_columns(attrs: Mapping[str, Any], results=None) -> dict:
     return out
 
 
-__all__ = ["Check", "DEFAULT_MODEL", "FAILS", "HOLDS", "KINDS", "MODEL_PAPERS", "NA", "PAPERS", "RATIO",
+__all__ = ["Check", "registrar", "DEFAULT_MODEL", "FAILS", "HOLDS", "KINDS", "MODEL_PAPERS", "NA", "PAPERS", "RATIO",
            "REPORTS", "checks_for", "model_of", "papers_for", "result", "seed001", "seed002", "sweep_columns"]

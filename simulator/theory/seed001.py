@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from simulator.ntk import _b, _lam, _m, _n, _real, expected_fire_count
-from simulator.theory import FAILS, HOLDS, NA, RATIO, Check
+from simulator.theory import FAILS, HOLDS, NA, RATIO, registrar
 
 #: Remark 3.5: b = √(B_FACTOR · log m), so m·e^{−b²/2} = m^{4/5} (ᾱ = 0.2 in b = √(0.5(1 − ᾱ) log m))
 B_FACTOR = 0.4
@@ -242,16 +242,7 @@ def step_move_bound_of(attrs, residual_norm):
 _CHECKS = []
 
 
-def _check(key, ref, kind, statement):
-    """Register `fn(tr, check)` as the evaluate of a Check record (in definition order)."""
-    def register(fn):
-        def evaluate(tr):
-            return fn(tr, record)
-        evaluate.__name__, evaluate.__qualname__, evaluate.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
-        record = Check(key, ref, statement, kind, evaluate)
-        _CHECKS.append(record)
-        return fn
-    return register
+_check = registrar(_CHECKS)
 
 
 def _rows(tr, name):

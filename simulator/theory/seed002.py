@@ -29,7 +29,7 @@ import numpy as np
 
 from simulator.data import separability
 from simulator.ntk import _b, _lam, _m, _n, _real, _rho, default_b, expected_fire_count, ntk_lambda
-from simulator.theory import FAILS, HOLDS, NA, RATIO, Check
+from simulator.theory import FAILS, HOLDS, NA, RATIO, registrar
 
 #: ρ of the high-probability bounds when a trace does not record it
 DEFAULT_RHO = 0.1
@@ -323,16 +323,7 @@ def def_4_5_halving(residual_norms, t=None):
 _CHECKS = []
 
 
-def _check(key, ref, kind, statement):
-    """Register `fn(tr, check)` as the evaluate of a Check record (in definition order)."""
-    def register(fn):
-        def evaluate(tr):
-            return fn(tr, record)
-        evaluate.__name__, evaluate.__qualname__, evaluate.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
-        record = Check(key, ref, statement, kind, evaluate)
-        _CHECKS.append(record)
-        return fn
-    return register
+_check = registrar(_CHECKS)
 
 
 def _rows(tr, name):
