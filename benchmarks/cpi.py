@@ -42,7 +42,7 @@ What is measured, per contender and m:
 Loss evaluations (solver.loss(), a read-only view) happen between steps and are never timed.
 Every contender first runs 2 steps on a tiny problem (m = 256, n = 4, d = 4) so no timing
 includes Numba compilation. A solver error (rec.error) is recorded in the table, not raised.
-Environment (see the comment above RETAIN_ENV): the script re-executes itself with BLAS and Numba
+Environment (see benchmarks/_env.py): the script re-executes itself with BLAS and Numba
 pinned to --threads (default 1) and glibc keeping freed memory, and prefaults memory per m, to keep
 two artefacts of a shared 2-core VM out of the timings; --threads 0 --no-retain measures raw.
 Progress goes to stderr; the tables and a final machine-readable line (`# json: {...}`, also
@@ -60,6 +60,7 @@ import time
 
 import numpy as np
 
+import _env  # benchmarks/_env.py: threads, kept memory, prefault (shared by the benchmarks)
 from simulator.data import make_dataset
 from simulator.engine.runner import available_memory
 from simulator.models.two_layer import make_problem
@@ -87,52 +88,12 @@ TARGET_SLOPE = 0.8  # log-log slope of its step cost over the range
 TARGET_TTT = 5.0  # its time to target vs dense GN
 
 
-# Environment, set by re-executing this script before numpy loads (all untimed, no solver code
-# changed; --threads 0 and --no-retain give the raw behaviour):
-# - Threads. On this 2-core machine shared with other processes, multi-threaded OpenBLAS turns
-#   small BLAS/LAPACK calls into waits for a busy core: the QR of the 15112×16 sketch took ~100 ms
-#   with 2 threads against ~2 ms with 1 (measured), and dense GEMMs were slower too. --threads 1
-#   (default) pins BLAS and Numba to one thread for every contender alike.
-# - Memory. The machine is a VM with free-page reporting: a few seconds after the process frees a
-#   big array its pages go back to the host, and the next first touch costs ~1.5-3 s per GiB
-#   (measured; ~0.05 s per GiB for pages the process kept). The dense solvers allocate several GiB
-#   of temporaries per step at m = 2^22, and whichever contender first exceeds the process's
-#   previous peak pays for it in its init. So glibc is told to keep freed memory (allocations
-#   served from the heap, never trimmed) and, before the contenders of each m, a ballast as large as
-#   their estimated peak is touched and freed.
-RETAIN_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2**40), "MALLOC_TRIM_THRESHOLD_": str(2**46)}
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-
-
-def wanted_env(threads, retain):
-    env = dict(RETAIN_ENV) if retain else {}
-    if threads > 0:
-        env.update({k: str(threads) for k in THREAD_VARS})
-    return env
-
-
-def reexec(env, argv):
-    """Re-exec this script with `env` added unless it is already in place."""
-    if all(os.environ.get(k) == v for k, v in env.items()):
-        return
-    os.environ.update(env)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, os.path.abspath(__file__)] + argv)
-
-
 def prefault(m, n, d, names):
     """Touch and free about the peak memory the contenders will need at this m (untimed)."""
     dense = any(CONTENDERS[nm][0] != "sublinear" for nm in names)
     words = m * (3 * d + 6 * n) if dense else m * 6 * n
     nbytes = min(8 * words, available_memory() // 2)
-    chunk = 2**27  # 1 GiB of float64 per chunk, below the mmap threshold: all from the heap
-    blocks = []
-    left = nbytes // 8
-    while left > 0:
-        blocks.append(np.ones(min(chunk, left)))
-        left -= blocks[-1].size
-    del blocks
+    _env.prefault(nbytes)
     return nbytes
 
 
@@ -276,9 +237,9 @@ def main():
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS and Numba threads for every contender (0: leave the environment alone)")
     parser.add_argument("--no-retain", action="store_true",
-                        help="do not keep freed memory in the process nor prefault it (see RETAIN_ENV)")
+                        help="do not keep freed memory in the process nor prefault it (see benchmarks/_env.py)")
     args = parser.parse_args()
-    reexec(wanted_env(args.threads, not args.no_retain), sys.argv[1:])
+    _env.reexec(__file__, _env.wanted_env(args.threads, not args.no_retain), sys.argv[1:])
     names = list(dict.fromkeys(args.solvers))
 
     import numba

@@ -49,7 +49,7 @@ Loss evaluations (solver.loss(), a read-only view) happen between steps and are 
 Every contender first runs 2 steps on a tiny problem (m = 256, n = 4, d = 4), and the per-query
 probe runs once on it, so no timing includes Numba compilation. A solver error (rec.error) or an
 exception (its traceback goes to stderr and into the JSON) is recorded in the tables, not raised.
-Environment, as benchmarks/cpi.py (see the comment above RETAIN_ENV): the script re-executes itself
+Environment, as benchmarks/cpi.py (see benchmarks/_env.py): the script re-executes itself
 with BLAS and Numba pinned to --threads (default 1) and glibc keeping freed memory, and prefaults
 memory per (d, m); --threads 0 --no-retain measures raw. Progress goes to stderr; the tables and a
 final machine-readable line (`# json: {...}`, the full results also written to --json if given)
@@ -69,6 +69,7 @@ import traceback
 
 import numpy as np
 
+import _env  # benchmarks/_env.py: threads, kept memory, prefault (shared by the benchmarks)
 from simulator.data import make_dataset
 from simulator.engine.runner import available_memory
 from simulator.models import two_layer
@@ -94,51 +95,6 @@ TARGET_ALG3 = 5.0  # (2) dense gd / alg3 per step, largest m, every d
 TARGET_ACTIVE = 10.0  # (3) dense gd / active per step, largest m, every d
 EXACT_TOL = 1e-9  # relative loss agreement with dense gd
 
-# ---------------------------------------------------------------- environment
-# Copied from benchmarks/cpi.py rather than imported: cpi.reexec re-executes cpi.py's own __file__,
-# and its prefault and warm-up read cpi's CONTENDERS table, so only these few lines are shared.
-#
-# Environment, set by re-executing this script before numpy loads (all untimed, no solver code
-# changed; --threads 0 and --no-retain give the raw behaviour):
-# - Threads. On a 2-core machine shared with other processes, multi-threaded OpenBLAS turns small
-#   BLAS/LAPACK calls into waits for a busy core; --threads 1 (default) pins BLAS and Numba to one
-#   thread for every contender alike.
-# - Memory. The machine is a VM with free-page reporting: pages a process frees go back to the host
-#   and the next first touch costs ~1.5-3 s per GiB. So glibc is told to keep freed memory
-#   (allocations served from the heap, never trimmed) and, before the contenders of each (d, m), a
-#   ballast as large as their estimated peak is touched and freed.
-RETAIN_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2**40), "MALLOC_TRIM_THRESHOLD_": str(2**46)}
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-
-
-def wanted_env(threads, retain):
-    env = dict(RETAIN_ENV) if retain else {}
-    if threads > 0:
-        env.update({k: str(threads) for k in THREAD_VARS})
-    return env
-
-
-def reexec(env, argv):
-    """Re-exec this script with `env` added unless it is already in place."""
-    if all(os.environ.get(k) == v for k, v in env.items()):
-        return
-    os.environ.update(env)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, os.path.abspath(__file__)] + argv)
-
-
-def prefault(nbytes):
-    """Touch and free about nbytes (untimed): with RETAIN_ENV the pages stay in the process."""
-    chunk = 2**27  # 1 GiB of float64 per chunk, below the mmap threshold: all from the heap
-    blocks = []
-    left = nbytes // 8
-    while left > 0:
-        blocks.append(np.ones(min(chunk, left)))
-        left -= blocks[-1].size
-    del blocks
-
-
 def heap_free_bytes():
     """Free bytes glibc holds in this process's heap (reusable without the OS; 0 if unknown)."""
     try:
@@ -153,7 +109,7 @@ def heap_free_bytes():
 
 
 def usable_memory():
-    """MemAvailable plus the freed memory this process keeps (RETAIN_ENV): what a contender can use."""
+    """MemAvailable plus the freed memory this process keeps (benchmarks/_env.py): what a contender can use."""
     return available_memory() + heap_free_bytes()
 
 
@@ -374,9 +330,9 @@ def main():
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS and Numba threads for every contender (0: leave the environment alone)")
     parser.add_argument("--no-retain", action="store_true",
-                        help="do not keep freed memory in the process nor prefault it (see RETAIN_ENV)")
+                        help="do not keep freed memory in the process nor prefault it (see benchmarks/_env.py)")
     args = parser.parse_args()
-    reexec(wanted_env(args.threads, not args.no_retain), sys.argv[1:])
+    _env.reexec(__file__, _env.wanted_env(args.threads, not args.no_retain), sys.argv[1:])
     names = list(dict.fromkeys(args.contenders))
     ds, log2ms, n = list(args.d), list(args.log2m), args.n
 
@@ -413,7 +369,7 @@ def main():
             if not args.no_retain:
                 t0 = time.perf_counter()
                 nbytes = min(max(needs.values()), usable_memory() // 2)
-                prefault(nbytes)
+                _env.prefault(nbytes)
                 log(f"{tag} prefaulted {nbytes / 2**30:.2f} GiB in {time.perf_counter() - t0:.1f} s (untimed)")
             for nm in names:
                 have = usable_memory()
