@@ -72,9 +72,6 @@ class ActiveSet(Index):
         self.aK = self.aK[keep]
         self.rowK = self.W.row[self.K]
 
-    def _shift_leaves(self, fs, deltas):  # only reached if the fused path is bypassed
-        self._set_leaves(fs, self.LK + deltas)
-
     # views
     def fire_sets(self):
         return _jac.point_major(self.K, self.kptr, self.kpts, self.problem.n)  # K ascending: ascending per point

@@ -42,6 +42,27 @@ def build(LT, b, members, posT, count):
                 posT[r, i] = -1
 
 
+@njit(cache=True, inline="always")
+def _set_member(r, i, fires, members, posT, count):
+    """Make r a member of S_i iff `fires`: add at the end or swap-remove, O(1). Returns 1 if it changed."""
+    p = posT[r, i]
+    if fires and p < 0:
+        c = count[i]
+        members[i, c] = r
+        posT[r, i] = c
+        count[i] = c + 1
+        return 1
+    if p >= 0 and not fires:
+        last = count[i] - 1
+        moved = members[i, last]
+        members[i, p] = moved
+        posT[moved, i] = p
+        posT[r, i] = -1
+        count[i] = last
+        return 1
+    return 0
+
+
 @njit(cache=True)
 def update(neurons, rows, add, b, LT, members, posT, count):
     """Neurons `neurons` get leaves rows[q] (add=False) or LT[r] + rows[q] (add=True); fix membership.
@@ -56,22 +77,7 @@ def update(neurons, rows, add, b, LT, members, posT, count):
         for i in range(n):
             u = LT[r, i] + rows[q, i] if add else rows[q, i]
             LT[r, i] = u
-            fires = u > b
-            p = posT[r, i]
-            if fires and p < 0:
-                c = count[i]
-                members[i, c] = r
-                posT[r, i] = c
-                count[i] = c + 1
-                changed += 1
-            elif p >= 0 and not fires:
-                last = count[i] - 1
-                moved = members[i, last]
-                members[i, p] = moved
-                posT[moved, i] = p
-                posT[r, i] = -1
-                count[i] = last
-                changed += 1
+            changed += _set_member(r, i, u > b, members, posT, count)
     return changed
 
 
@@ -140,19 +146,5 @@ def set_memberships(neurons, nptr, npts, members, posT, count):
         for p in range(nptr[q], nptr[q + 1]):
             now[npts[p]] = True
         for i in range(n):
-            p = posT[r, i]
-            if now[i] and p < 0:
-                c = count[i]
-                members[i, c] = r
-                posT[r, i] = c
-                count[i] = c + 1
-                changed += 1
-            elif p >= 0 and not now[i]:
-                last = count[i] - 1
-                moved = members[i, last]
-                members[i, p] = moved
-                posT[moved, i] = p
-                posT[r, i] = -1
-                count[i] = last
-                changed += 1
+            changed += _set_member(r, i, now[i], members, posT, count)
     return changed
