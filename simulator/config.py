@@ -8,7 +8,8 @@ there) looks like::
     seed = 0                     # master seed: every random stream is spawned from it
 
     [data]      kind, n, d, labels, clusters, noise, path
-    [network]   kind, m, b | alpha_bar  (neither: b = sqrt(0.48 ln m), docs/theory.md §4)
+    [network]   kind, m, b | alpha_bar  (two-layer; neither: b = sqrt(0.48 ln m), docs/theory.md §4)
+                layers, alpha  (multilayer, docs/theory.md §9)
     [solver]    name + that solver's options (simulator.solvers.SOLVER_OPTIONS)
     [stopping]  max_iterations, loss_target, rel_loss_target
     [metrics]   every, spectrum, flips, sketch_distortion, gram
@@ -36,7 +37,7 @@ from pathlib import Path
 from simulator import ntk
 from simulator.models import MODEL_NAMES
 from simulator.options import BadValue, Field, check_value, describe_value, format_value, suggest
-from simulator.solvers import SOLVER_OPTIONS
+from simulator.solvers import SOLVER_MODELS, SOLVER_OPTIONS
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
@@ -90,12 +91,18 @@ SCHEMA = {
     },
     "network": {
         "kind": Field("str", "two-layer", "the model trained: two-layer (the two-layer shifted-ReLU network "
-                      "of seed 002)", choices=MODEL_NAMES),
+                      "of seed 002) | multilayer (L layers, only W_L trained; seed 004)", choices=MODEL_NAMES),
         "m": Field("int", 4096, "width (number of hidden neurons)", minimum=1),
         "b": Field("float", None, "activation shift; default sqrt(0.48 ln m) (docs/theory.md §4)", minimum=0.0,
                    optional=True),
         "alpha_bar": Field("float", None, "sparsity exponent: b = sqrt(0.5 (1 - alpha_bar) ln m) (Thm G.2)",
                            minimum=0.0, maximum=1.0, max_exclusive=True, optional=True),
+        # the multilayer network (seed 004) only; filled in with their defaults when kind = multilayer
+        "layers": Field("int", None, "number of layers L of the multilayer network (default 3); only W_L "
+                        "is trained", minimum=2, maximum=64, optional=True),
+        "alpha": Field("float", None, "sparsity exponent α of the multilayer network (default 0.15): "
+                       "threshold t = sqrt(2 α ln m), at most ~m^(1-α) active neurons per layer (docs/theory.md §9)",
+                       minimum=0.0, maximum=1.0, max_exclusive=True, optional=True),
     },
     "solver": {
         "name": Field("str", "sublinear", " | ".join(SOLVER_OPTIONS), choices=tuple(SOLVER_OPTIONS)),
@@ -189,6 +196,8 @@ class NetworkConfig:
     m: int = _default("network.m")
     b: float | None = _default("network.b")
     alpha_bar: float | None = _default("network.alpha_bar")
+    layers: int | None = _default("network.layers")
+    alpha: float | None = _default("network.alpha")
 
 
 @dataclass(frozen=True)
@@ -415,12 +424,37 @@ def _build(raw, ctx, default_name=None):
         raise ctx.error(path, "network.b and network.alpha_bar cannot both be set; give one of them "
                         "(or neither for the default b = sqrt(0.48 ln m))",
                         related=("network.b", "network.alpha_bar"))
+    _check_model_keys(ctx, net)
     solver = _build_solver(ctx, _check_table(ctx, raw, "solver"))
+    models = SOLVER_MODELS[solver.name]
+    if net["kind"] not in models:
+        fit = [name for name, kinds in SOLVER_MODELS.items() if net["kind"] in kinds]
+        raise ctx.error("solver.name", f"solver {json.dumps(solver.name)} trains network.kind = "
+                        f"{' | '.join(models)}, not {json.dumps(net['kind'])} (solvers for "
+                        f"{net['kind']}: {', '.join(fit)})", related=("network.kind",))
     rest = {sec: _SECTION_CLASSES[sec](**_build_section(ctx, sec, _check_table(ctx, raw, sec)))
             for sec in ("stopping", "metrics", "theory", "output", "sweep")}
     return Scenario(name=top["name"], description=top["description"], seed=top["seed"],
                     data=DataConfig(**data), network=NetworkConfig(**net), solver=solver,
                     source=ctx.source, **rest)
+
+
+#: keys of [network] that only one model reads, and their defaults there
+_MODEL_KEYS = {"two-layer": {"b": None, "alpha_bar": None}, "multilayer": {"layers": 3, "alpha": 0.15}}
+
+
+def _check_model_keys(ctx, net):
+    """A key of another model is an error (it would be silently ignored); the model's own keys get
+    their defaults."""
+    kind = net["kind"]
+    for other, keys in _MODEL_KEYS.items():
+        for key, default in keys.items():
+            if other == kind:
+                if net[key] is None:
+                    net[key] = default
+            elif net[key] is not None:
+                raise ctx.error(f"network.{key}", f"is a setting of network.kind = {other}, not of "
+                                f"{json.dumps(kind)}; remove it", related=("network.kind",))
 
 
 def scenario_from_dict(raw, *, source=None, overrides=(), seed=None, default_name=None):
@@ -660,7 +694,7 @@ def scenario_to_toml(scenario, comments=False):
                 emit(k, d[sec][k], f)
             elif sec == "data":
                 lines.append(f"# {k} not set: taken from the file")
-        if sec == "network":
+        if sec == "network" and scenario.network.kind == "two-layer":
             net = scenario.network
             b = resolve_b(net)
             if net.b is None and net.alpha_bar is None:

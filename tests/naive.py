@@ -301,3 +301,67 @@ def naive_balltree_fresh(P, order, start, end, centres, radii, leaf_of, leaf_siz
             j = int(np.argmax(pts.max(axis=0) - pts.min(axis=0)))
             mid = (s + e) // 2
             assert P[order[s:mid], j].max() <= P[order[mid:e], j].min()
+
+
+# -- tensor sketches (seed 004) ----------------------------------------------------
+__all__ += [
+    # tensor sketches (seed 004)
+    "naive_kron_rows",
+    "naive_tensorsketch_matrix",
+    "naive_hadamard",
+    "naive_tensor_srht_matrix",
+    "naive_gaussian_kron_matrix",
+]
+
+
+def naive_kron_rows(U, V):
+    """(n, m²): row i = u_i ⊗ v_i, row-major ((u ⊗ v)[a·m + b] = u[a]·v[b]), one np.kron per row."""
+    n, m = U.shape
+    K = np.zeros((n, m * m))
+    for i in range(n):
+        K[i] = np.kron(U[i], V[i])
+    return K
+
+
+def naive_tensorsketch_matrix(h1, s1, h2, s2, s):
+    """The (s, m²) CountSketch matrix of u ⊗ v that TensorSketch equals, entry by entry:
+    column a·m + b has the single nonzero s1[a]·s2[b] in row (h1[a] + h2[b]) mod s."""
+    m = len(h1)
+    S = np.zeros((s, m * m))
+    for a in range(m):
+        for b in range(m):
+            S[(int(h1[a]) + int(h2[b])) % s, a * m + b] = s1[a] * s2[b]
+    return S
+
+
+def naive_hadamard(M):
+    """The unnormalised M × M Walsh-Hadamard matrix by Sylvester's recursion
+    H_1 = [1], H_2k = [[H_k, H_k], [H_k, -H_k]]; M a power of two."""
+    assert M >= 1 and M & (M - 1) == 0
+    H = np.ones((1, 1))
+    while H.shape[0] < M:
+        H = np.block([[H, H], [H, -H]])
+    return H
+
+
+def naive_tensor_srht_matrix(D1, D2, I, J, M, m, s):
+    """The (s, m²) TensorSRHT matrix: row k = kron((H D1)[I_k, :m], (H D2)[J_k, :m]) / √s,
+    H = naive_hadamard(M), D = diag(D) (only the first m columns act on a zero-padded vector)."""
+    H = naive_hadamard(M)
+    A = H @ np.diag(D1)
+    B = H @ np.diag(D2)
+    S = np.zeros((s, m * m))
+    for k in range(s):
+        S[k] = np.kron(A[I[k], :m], B[J[k], :m]) / math.sqrt(s)
+    return S
+
+
+def naive_gaussian_kron_matrix(seed, m, s):
+    """The (s, m²) Gaussian S of gaussian_kron from its documented draw order: one
+    Generator np.random.default_rng(seed); column j = 0 .. m²−1 in order is
+    rng.standard_normal(s) / √s (drawn here one column at a time)."""
+    rng = np.random.default_rng(seed)
+    S = np.zeros((s, m * m))
+    for j in range(m * m):
+        S[:, j] = rng.standard_normal(s) / math.sqrt(s)
+    return S

@@ -28,7 +28,7 @@ from simulator.config import (
 )
 from simulator.models import MODEL_NAMES
 from simulator.options import Field, check_value
-from simulator.solvers import SOLVER_OPTIONS
+from simulator.solvers import SOLVER_MODELS, SOLVER_OPTIONS
 
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
@@ -155,7 +155,8 @@ def test_every_default_passes_its_own_check():
 def test_network_kind(tmp_path):
     assert NetworkConfig().kind == "two-layer" and "two-layer" in MODEL_NAMES
     for kind in MODEL_NAMES:
-        s = load_text(tmp_path, f'name="x"\n[network]\nkind = "{kind}"\nm = 64\n')
+        solver = next(name for name, kinds in SOLVER_MODELS.items() if kind in kinds)
+        s = load_text(tmp_path, f'name="x"\n[network]\nkind = "{kind}"\nm = 64\n[solver]\nname = "{solver}"\n')
         assert s.network.kind == kind and s.network.m == 64
         text = scenario_to_toml(s)
         assert tomllib.loads(text)["network"]["kind"] == kind
@@ -170,7 +171,7 @@ def test_network_kind_unknown(tmp_path):
     path = write(tmp_path, 'name = "x"\n[network]\nkind = "two-layr"\n')
     with pytest.raises(ConfigError) as ei:
         load_scenario(path)
-    assert str(ei.value) == (f'{path}: network.kind: must be one of "two-layer"; got "two-layr" '
+    assert str(ei.value) == (f'{path}: network.kind: must be one of "two-layer", "multilayer"; got "two-layr" '
                              '(did you mean "two-layer"?)')
     with pytest.raises(ConfigError) as ei:
         load_scenario("quickstart", ["network.kind=three-layer"])
@@ -432,16 +433,26 @@ def scenarios(draw):
         elif o.type == "int":  # within the option's own range
             opts[k] = draw(st.integers(min_value=int(o.minimum or 0),
                                        max_value=int(o.maximum) if o.maximum is not None else 10**9))
+        elif o.maximum is not None:
+            opts[k] = draw(st.floats(min_value=float(o.minimum or 0.0), max_value=float(o.maximum),
+                                     exclude_min=o.min_exclusive, exclude_max=o.max_exclusive))
         elif o.minimum:
             opts[k] = draw(st.floats(min_value=float(o.minimum), max_value=1e12))
         else:
-            opts[k] = draw(_pos)
-    net = {"m": draw(st.integers(1, 2**40))}
-    which = draw(st.sampled_from(["none", "b", "alpha_bar"]))
-    if which == "b":
-        net["b"] = draw(_pos)
-    elif which == "alpha_bar":
-        net["alpha_bar"] = draw(st.floats(0.0, 0.999))
+            opts[k] = draw(_pos.filter(lambda v: v > 0 or not o.min_exclusive))
+    kind = SOLVER_MODELS[solver][0]
+    net = {"kind": kind, "m": draw(st.integers(1, 2**40))}
+    if kind == "multilayer":
+        if draw(st.booleans()):
+            net["layers"] = draw(st.integers(2, 64))
+        if draw(st.booleans()):
+            net["alpha"] = draw(st.floats(0.0, 0.999))
+    else:
+        which = draw(st.sampled_from(["none", "b", "alpha_bar"]))
+        if which == "b":
+            net["b"] = draw(_pos)
+        elif which == "alpha_bar":
+            net["alpha_bar"] = draw(st.floats(0.0, 0.999))
     return {
         "name": draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,10}", fullmatch=True)),
         "description": draw(_text),

@@ -9,7 +9,7 @@ import pytest
 from simulator.models.two_layer import make_problem
 from simulator.streams import streams
 from simulator.ntk import default_b
-from simulator.solvers import SOLVER_OPTIONS, get_solver
+from simulator.solvers import SOLVER_MODELS, SOLVER_OPTIONS, get_solver
 
 from naive import naive_forward, naive_gauss_newton_step, naive_gd_step, naive_jacobian
 
@@ -143,7 +143,7 @@ def test_sublinear_counters_are_costs_not_times():
     assert set(rec.phase_seconds) == {"query", "sketch", "regression", "update"}
 
 
-@pytest.mark.parametrize("name", list(SOLVER_OPTIONS))
+@pytest.mark.parametrize("name", [name for name, kinds in SOLVER_MODELS.items() if "two-layer" in kinds])
 def test_empty_fire_set_is_reported_not_propagated(name):
     # b far above every <w_r, x_i>: no neuron fires, G_t = 0.
     p = problem(n=4, d=3, m=64, b=50.0)

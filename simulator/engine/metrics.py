@@ -11,7 +11,7 @@ import numpy as np
 from simulator.engine.trace import DRIFT_QUANTILES
 from simulator.kernels.sketch import subspace_distortion_gram
 
-CADENCED = ("flips", "drift_max", "drift_quantiles", "moved_fraction", "lambda_min", "lambda_max",
+CADENCED = ("flips", "drift_max", "drift_fro", "drift_quantiles", "moved_fraction", "lambda_min", "lambda_max",
             "gram_dev_fro", "eigvals", "sketch_eps")
 
 
@@ -54,12 +54,13 @@ class Metrics:
             return row
         drift = s.drift()
         row["drift_max"] = float(drift.max())
+        row["drift_fro"] = float(np.linalg.norm(drift))
         row["drift_quantiles"] = np.quantile(drift, DRIFT_QUANTILES)
         row["moved_fraction"] = float(np.count_nonzero(drift) / drift.size)
         if self.config.flips:
             row["flips"] = _symmetric_difference_sizes(fire, self.fire0)
         if self.config.gram or self.config.spectrum:
-            G = p.gram(indptr, indices)
+            G = s.gram()
             w = np.linalg.eigvalsh(G)
             if self.config.gram:
                 row["lambda_min"] = float(w[0])
@@ -74,5 +75,5 @@ class Metrics:
         last = self.solver.last_sketch()
         if last is None:
             return None
-        B, (indptr, indices) = last
-        return float(subspace_distortion_gram(B, self.solver.problem.gram(indptr, indices)))
+        B, G = last
+        return float(subspace_distortion_gram(B, G))

@@ -141,6 +141,8 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
         writer.write_data(**model.trace_data(problem, scenario), w0_limit=scenario.output.store_W0_max)
         solver = cls(problem, options, lam=theory["lambda"])
         writer.describe("phase_seconds", phases=list(solver.phases))
+        if "phase_flops" in solver.counters:
+            writer.describe("phase_flops", phases=list(solver.phases))
         rec = solver.init()
         init_seconds = rec.seconds
         writer.set_attrs(init_seconds=init_seconds, **{f"solver_{k}": v for k, v in solver.info.items()})
@@ -183,7 +185,7 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
                 bar.set_postfix(loss=f"{loss:.3e}")
         finally:
             bar.close()
-        writer.write_final(solver.final_state(store_weights=problem.m * problem.d <= scenario.output.store_W0_max))
+        writer.write_final(solver.final_state(store_weights=problem.weight_entries <= scenario.output.store_W0_max))
         writer.finish("completed")
     result.status = "completed"
     result.loss = loss

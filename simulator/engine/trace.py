@@ -154,6 +154,7 @@ METRICS: dict[str, MetricSpec] = {
     "flips": MetricSpec("count", "per data point i: number of neurons whose activation on x_i differs from t = 0; shape (n,)", STATE),
     "drift_max": MetricSpec(_D, "max over neurons r of ||w_r(t) - w_r(0)||_2", STATE),
     "drift_quantiles": MetricSpec(_D, "quantiles of the per-neuron drift ||w_r(t) - w_r(0)||_2 at the levels in attr 'quantiles'; shape (5,)", STATE),
+    "drift_fro": MetricSpec(_D, "Frobenius norm of the trained weights' change, ||W(t) - W(0)||_F (multilayer: of W_L)", STATE),
     "moved_fraction": MetricSpec("fraction", "fraction of neurons whose weight vector differs from its initial value", STATE),
     "lambda_min": MetricSpec(_D, "smallest eigenvalue of the NTK Gram matrix H(t)", STATE),
     "lambda_max": MetricSpec(_D, "largest eigenvalue of the NTK Gram matrix H(t)", STATE),
@@ -179,6 +180,13 @@ METRICS: dict[str, MetricSpec] = {
     # approximate indexes (LSH): how far the run is from exact gradient descent
     "missed": MetricSpec("count", "sum_i of the neurons firing on x_i that the approximate index did not report (this step)", STEP),
     "false_reported": MetricSpec("count", "sum_i of the neurons the approximate index reported for x_i that do not fire (this step)", STEP),
+    # the multilayer network (seed 004)
+    "phase_flops": MetricSpec("flop", "counted floating-point operations of each phase of this step (names in attr 'phases'); shape (P,)", STEP),
+    "step_rank": MetricSpec("count", "rank of this step's change of W_L, -sum_i g_i u_i v_i^T (at most n)", STEP),
+    "delta_rank": MetricSpec("count", "rank of the stored low-rank part of W_L(t) - W_L(0) after this step (columns of its factors; 0 once folded into the dense matrix)", STEP),
+    "folds": MetricSpec("count", "folds of the low-rank factors into the dense matrix in this step", STEP),
+    "step_fro_sq": MetricSpec(_D, "||W_L(t+1) - W_L(t)||_F^2 measured from the stored change", STEP),
+    "gGg": MetricSpec(_D, "g^T G_t g for this step's g and the exact G_t (equals step_fro_sq by the identity of docs/theory.md §9)", STEP),
     "loss_gap": MetricSpec(_D, "loss of this run minus the loss of exact gradient descent from the same start, after this step", STEP),
 }
 

@@ -9,7 +9,8 @@ loader checks `network.kind` against it); `get_model(kind)` imports the module o
 
 from simulator.registry import lookup
 
-_MODULES = {"two-layer": ("simulator.models.two_layer", None)}
+_MODULES = {"two-layer": ("simulator.models.two_layer", None),
+            "multilayer": ("simulator.models.multilayer", None)}
 MODEL_NAMES = tuple(_MODULES)
 
 

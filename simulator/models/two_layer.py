@@ -61,6 +61,11 @@ class Problem:
     def m(self):
         return self.W0.shape[0]
 
+    @property
+    def weight_entries(self):
+        """Entries of the trained weights (W: m·d), for the trace's store-or-omit rule."""
+        return self.m * self.d
+
     def gram(self, indptr, indices):
         """G_t = J_t J_tᵀ from the fire sets (CSR), exact: (X Xᵀ) ∘ (B Bᵀ)/m (docs/theory.md §1 identity)."""
         return gram_from_csr(indptr, indices, self.XXt, self.m)

@@ -71,7 +71,46 @@ SOLVER_OPTIONS: dict[str, dict[str, Field]] = {
         "rehash_every": Field("int", 5, "lsh: rebuild the tables from the current weights every this many steps "
                               "(0: never)", minimum=0),
     },
+    # seed 004: the multilayer network, only W_L trained (solvers/multilayer.py, docs/theory.md §9)
+    "multilayer": {
+        "step": Field("str", "gauss-newton", "step rule: gauss-newton (g solves G g = f − y; `regression` says "
+                      "how) | gd (g = η(f − y))", choices=("gauss-newton", "gd")),
+        "regression": Field("str", "sketch-and-solve", "sketch-and-solve (g = (J̃J̃ᵀ)⁻¹(f − y), Alg. 1) | "
+                            "preconditioned (PCG on the exact G, preconditioned by the sketch, §4) | "
+                            "exact (G = (UᵀU)∘(VᵀV) solved directly)",
+                            choices=("sketch-and-solve", "preconditioned", "exact")),
+        "sketch": Field("str", "tensorsketch", "sketch of the rows u_i ⊗ v_i: tensorsketch | tensor-srht | "
+                        "gaussian (dense reference on the explicit rows; small m only)",
+                        choices=("tensorsketch", "tensor-srht", "gaussian")),
+        "sketch_rows": Field("int", "auto", "sketch rows s (auto: 64 n)", minimum=1, allow_auto=True),
+        "eps_sketch": Field("float", 0.5, "target distortion ε of the sketch (reported against the measured ε)",
+                            minimum=0.0, maximum=1.0, min_exclusive=True, max_exclusive=True),
+        "delta_form": Field("str", "factors", "how ΔW_L is kept: factors (the paper's list of low-rank "
+                            "factors, folded into a dense matrix at rank_max) | pv (ΔW_L = P Vᵀ, rank ≤ n "
+                            "forever) | dense (an explicit m × m matrix)", choices=("factors", "pv", "dense")),
+        "rank_max": Field("int", "auto", "factors: fold the factor list into the dense matrix when its rank "
+                          "reaches this (auto: ceil(m^0.32), at least n)", minimum=1, allow_auto=True),
+        "forward": Field("str", "literal", "literal (Alg. 1 line 7: W_L(0)·h sparse + ΔW_L·h every iteration, "
+                         "O(m·nnz(h)) per point) | cached (W_L(0)·h_{L-1} computed once, ΔW_L·h through the "
+                         "factors: O(m·n) per point; beyond the paper, exact)", choices=("literal", "cached")),
+        "cg_tol": Field("float", 1e-10, "preconditioned: relative residual at which PCG stops", minimum=0.0),
+        "cg_max_iter": Field("int", 100, "preconditioned: cap on PCG iterations", minimum=1),
+        "learning_rate": Field("float", "auto", "step size η when step = gd (auto: 1/λ_max(G_0))",
+                               minimum=0.0, min_exclusive=True, allow_auto=True),
+    },
+    "multilayer-dense": {  # the reference: explicit W_L, dense forward and update, O(n m²) per iteration
+        "step": Field("str", "gauss-newton", "gauss-newton (G g = f − y by Cholesky) | gd (g = η(f − y))",
+                      choices=("gauss-newton", "gd")),
+        "jacobian": Field("str", "auto", "how G is formed: explicit (J as n × m² rows, small m) | gram "
+                          "((UᵀU)∘(VᵀV)) | auto (explicit while n·m² ≤ 2^24)", choices=("auto", "explicit", "gram")),
+        "learning_rate": Field("float", "auto", "step size η when step = gd (auto: 1/λ_max(G_0))",
+                               minimum=0.0, min_exclusive=True, allow_auto=True),
+    },
 }
+
+#: the models (network.kind) each solver trains
+SOLVER_MODELS = {name: ("two-layer",) for name in ("gd", "gauss-newton", "bpsw", "sublinear", "preprocess")}
+SOLVER_MODELS.update({"multilayer": ("multilayer",), "multilayer-dense": ("multilayer",)})
 
 
 #: solver name -> (module, class); a new solver is one module and one line here
@@ -81,8 +120,10 @@ _CLASSES = {
     "bpsw": ("simulator.solvers.bpsw", "BPSW"),
     "sublinear": ("simulator.solvers.sublinear", "Sublinear"),
     "preprocess": ("simulator.solvers.preprocess", "Preprocess"),
+    "multilayer": ("simulator.solvers.multilayer", "Multilayer"),
+    "multilayer-dense": ("simulator.solvers.multilayer_dense", "MultilayerDense"),
 }
-assert tuple(_CLASSES) == tuple(SOLVER_OPTIONS)
+assert tuple(_CLASSES) == tuple(SOLVER_OPTIONS) == tuple(SOLVER_MODELS)
 
 
 def solver_names():

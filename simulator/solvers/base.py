@@ -166,7 +166,8 @@ class Solver:
         return self.problem.gram(*self.fire_sets())
 
     def last_sketch(self):
-        """(B, fire sets as CSR) of the last step's sketch of J_tᵀ, or None for a solver that does not sketch."""
+        """(B, G_t): the last step's sketch B = S·J_tᵀ and the exact G_t = J_t J_tᵀ it sketched, or None for a
+        solver that does not sketch (a view: G_t may be computed here, outside the timed step)."""
         return None
 
     def final_state(self, store_weights):

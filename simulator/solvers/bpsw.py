@@ -49,7 +49,10 @@ class BPSW(DenseSolver):
         return np.einsum("ij,ij->i", X, FsV)
 
     def last_sketch(self):
-        return self._last_sketch
+        if self._last_sketch is None:
+            return None
+        B, (indptr, indices) = self._last_sketch
+        return B, self.problem.gram(indptr, indices)
 
     def _step(self, record, phase):
         p = self.problem

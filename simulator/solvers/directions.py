@@ -43,7 +43,7 @@ class Direction:
         raise NotImplementedError
 
     def last_sketch(self):
-        """(B, (indptr, indices)) of the last step's sketch, if the direction sketches."""
+        """(B, G_t) of the last step's sketch, if the direction sketches (Solver.last_sketch)."""
         return None
 
 
@@ -108,7 +108,10 @@ class Sketched(_GaussNewton):
         return g
 
     def last_sketch(self):
-        return self._last
+        if self._last is None:
+            return None
+        B, (indptr, indices) = self._last
+        return B, self.problem.gram(indptr, indices)
 
 
 class Gradient(Direction):
