@@ -365,3 +365,46 @@ def naive_gaussian_kron_matrix(seed, m, s):
     for j in range(m * m):
         S[:, j] = rng.standard_normal(s) / math.sqrt(s)
     return S
+
+
+# -- the multilayer network (seed 004) ----------------------------------------------
+__all__ += ["naive_layer", "naive_multilayer_init", "naive_multilayer_forward"]
+
+
+def naive_layer(WT, H):
+    """Pre-activations Z[i, r] = Σ_c W[r, c]·H[i, c] with W given transposed (WT[c, r] = W[r, c]), by loops."""
+    n, m_in = H.shape
+    Z = np.zeros((n, WT.shape[1]))
+    for i in range(n):
+        for c in range(m_in):
+            if H[i, c] != 0.0:
+                Z[i] += H[i, c] * WT[c]
+    return Z
+
+
+def naive_multilayer_init(X, m, layers, alpha, rng):
+    """The weights of docs/theory.md §9, drawn from `rng` in the documented order, straight from the formulas:
+    t = √(2α ln m), κ(t) = (1 + t²)Q(t) − tφ(t), σ_w = 1/√(m κ(t)), b = tσ_w; a, W_1 (m, d), then
+    W_2ᵀ … W_{L−1}ᵀ in blocks of 4096 rows (the same numbers as drawn whole), then W_Lᵀ (m, m).
+    Returns (a, [W_1, W_2ᵀ, …, W_Lᵀ], b)."""
+    t = math.sqrt(2.0 * alpha * math.log(m))
+    Q = 0.5 * math.erfc(t / math.sqrt(2.0))
+    kap = (1.0 + t * t) * Q - t * math.exp(-t * t / 2.0) / math.sqrt(2.0 * math.pi)
+    sw = 1.0 / math.sqrt(m * kap)
+    a = rng.choice(np.array([-1.0, 1.0]), size=m)
+    Ws = [sw * rng.standard_normal((m, X.shape[1]))]
+    for _ in range(2, layers):
+        Ws.append(np.vstack([sw * rng.standard_normal((min(4096, m - lo), m)) for lo in range(0, m, 4096)]))
+    Ws.append(sw * rng.standard_normal((m, m)))
+    return a, Ws, t * sw
+
+
+def naive_multilayer_forward(X, a, Ws, b):
+    """f(x_i) = aᵀ φ(W_L φ(… φ(W_1 x_i))) one layer at a time with φ(z) = max(z − b, 0); also returns the
+    list of every layer's activations h_ℓ (n, m)."""
+    H = np.maximum(X @ Ws[0].T - b, 0.0)
+    hs = [H]
+    for WT in Ws[1:]:
+        H = np.maximum(naive_layer(WT, H) - b, 0.0)
+        hs.append(H)
+    return H @ a, hs
