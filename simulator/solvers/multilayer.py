@@ -231,7 +231,7 @@ class Multilayer(Solver):
                     except NumericalError as exc:
                         raise NumericalError(f"the sketched Gram J̃J̃ᵀ (s = {self.s} rows) is singular: {exc}; "
                                              "raise solver.sketch_rows") from None
-                    iters, res = 0, float("nan")
+                    iters, res = 0, None
                     flops["regression"] = 2 * n * n * self.s + n ** 3 // 3
                 else:
                     R = preconditioner(Jt.T)
@@ -239,6 +239,8 @@ class Multilayer(Solver):
                     g, iters, res = pcg(lambda v: G @ v, R, r, o["cg_tol"], o["cg_max_iter"])
                     flops["regression"] = 2 * self.s * n * n + 2 * n * n * m + (iters + 1) * 6 * n * n
             self._last = (Jt.T, self.U)
+            if res is None:  # how far sketch-and-solve's g is from solving the exact system (untimed)
+                res = float(np.linalg.norm(self._gram_from(self.U) @ g - r) / max(np.linalg.norm(r), 1e-300))
             record.counters.update(reg_iterations=iters, reg_residual=res, sketch_rows=self.s)
         if not np.isfinite(g).all():
             raise NumericalError("the step g has non-finite entries")
