@@ -273,13 +273,15 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
               help="Directory for the PNGs (default: <trace stem>-plots/ next to TRACE); created if missing.")
 @click.option("--overwrite", is_flag=True, help="Replace PNGs that already exist (without it, refuse).")
 def plot(trace, out_dir, overwrite):
-    """Draw TRACE as PNG figures against the bounds of seed 002 (needs matplotlib).
+    """Draw TRACE as PNG figures against the bounds of the papers of its model (needs matplotlib).
 
-    One file per figure, <trace stem>-<figure>.png: loss with Def 4.5's halving envelope,
-    fire counts per point against Lemma A.10, weight drift against R0/sqrt(m), lambda_min(G_t)
-    and ||G_t - G_0||_F against Lemma 4.3's lambda/2, flips against Lemma D.3, and time per
-    step by phase. A figure whose metric the trace lacks is skipped, with the reason. Prints
-    each written path.
+    One file per figure, <trace stem>-<figure>.png. Two-layer traces (seeds 002 and 001): loss
+    with Def 4.5's halving envelope, fire counts per point against Lemma A.10, weight drift
+    against R0/sqrt(m), lambda_min(G_t) and ||G_t - G_0||_F against Lemma 4.3's lambda/2, flips
+    against Lemma D.3, seed 001's union, work and LSH figures. Multilayer traces (seed 004):
+    residual against Theorem 1's 1/3 contraction, active neurons per layer against m^(1-alpha),
+    drift of W_L, sketch distortion, ranks. Always: time per step by phase. A figure whose
+    metric the trace lacks is skipped, with the reason. Prints each written path.
     """
     from pathlib import Path
 

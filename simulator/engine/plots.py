@@ -45,7 +45,8 @@ __all__ = ["FIGURES", "PlotDependencyError", "PlotResult", "plot_trace", "figure
 
 #: figure keys, in the order they are drawn (file name: <stem>-<key>.png)
 FIGURES = ("loss", "fire", "drift", "lambda-min", "gram-dev", "flips",
-           "s001-loss", "s001-union", "s001-work", "s001-lsh", "phases")
+           "s001-loss", "s001-union", "s001-work", "s001-lsh",
+           "s004-residual", "s004-sparsity", "s004-drift", "s004-sketch", "s004-rank", "phases")
 
 MISSING_MATPLOTLIB = "plotting needs matplotlib: pip install 'simulator[plot]'"
 
@@ -343,14 +344,16 @@ def figure_paths(trace_path, outdir):
     return {key: Path(outdir) / f"{stem}-{key}.png" for key in FIGURES}
 
 
-def plot_trace(trace_path, outdir, overwrite=False, figures=FIGURES) -> PlotResult:
+def plot_trace(trace_path, outdir, overwrite=False, figures=None) -> PlotResult:
     """Write the figures of a trace as PNGs into outdir (created if needed); returns their paths.
 
     trace_path is a path or an open Trace. The result is a list of Path with a ``skipped``
     dict (figure -> reason). Raises PlotDependencyError without matplotlib, TraceError for
     a file that is not a trace, FileExistsError when a PNG to be written exists and
     overwrite is false (checked before anything is written; only the figures that have data
-    count, so an old PNG of a figure skipped now is left alone).
+    count, so an old PNG of a figure skipped now is left alone). ``figures`` None: every figure
+    of the trace's model; a figure asked for by name that its model does not have is skipped
+    with that reason.
     """
     mpl = _matplotlib()
     own = not isinstance(trace_path, Trace)
@@ -358,6 +361,8 @@ def plot_trace(trace_path, outdir, overwrite=False, figures=FIGURES) -> PlotResu
     try:
         targets = figure_paths(tr.path, outdir)
         specs = _specs(tr)
+        if figures is None:
+            figures = [key for key in FIGURES if key in specs]
         unknown = [f for f in figures if f not in FIGURES]
         if unknown:
             raise ValueError(f"unknown figure(s) {', '.join(unknown)}; known: {', '.join(FIGURES)}")

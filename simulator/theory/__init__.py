@@ -88,15 +88,15 @@ def registrar(records):
 
 
 # The paper modules import the names above from this package, so they are imported only now.
-from simulator.theory import seed001, seed002  # noqa: E402
+from simulator.theory import seed001, seed002, seed004  # noqa: E402
 
 #: paper name -> its module (each has CHECKS)
-PAPERS = {"seed002": seed002, "seed001": seed001}
+PAPERS = {"seed002": seed002, "seed001": seed001, "seed004": seed004}
 
 #: model (root attr ``model``) -> the papers whose statements apply to it (both seeds study the two-layer
 #: network; each record decides from what the trace records whether it applies, e.g. seed 001's Lemma 5.2
 #: only to gradient runs)
-MODEL_PAPERS = {"two-layer": ("seed002", "seed001")}
+MODEL_PAPERS = {"two-layer": ("seed002", "seed001"), "multilayer": ("seed004",)}
 
 #: sweep report name (``[sweep] report``) -> (report from the summary rows, report as markdown)
 REPORTS = {"width-threshold": (seed002.width_threshold_report, seed002.format_width_threshold_report)}
@@ -132,4 +132,4 @@ def sweep_columns(attrs: Mapping[str, Any], results=None) -> dict:
 
 
 __all__ = ["Check", "registrar", "DEFAULT_MODEL", "FAILS", "HOLDS", "KINDS", "MODEL_PAPERS", "NA", "PAPERS", "RATIO",
-           "REPORTS", "checks_for", "model_of", "papers_for", "result", "seed001", "seed002", "sweep_columns"]
+           "REPORTS", "checks_for", "model_of", "papers_for", "result", "seed001", "seed002", "seed004", "sweep_columns"]
