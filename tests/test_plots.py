@@ -46,7 +46,8 @@ def test_plot_writes_every_figure(tiny_trace, tmp_path):
     # seed 001's figures of gradient runs, HSR counters and approximate indexes do not apply to this
     # sketched Gauss-Newton run with the tree index: skipped, one line each, with the reason
     not_here = {"s001-loss", "s001-work", "s001-lsh"}
-    expected = [out / f"tiny-{key}.png" for key in plots.FIGURES if key not in not_here]
+    other_model = {k for k in plots.FIGURES if k.startswith("s004-")}  # the multilayer's: not even listed
+    expected = [out / f"tiny-{key}.png" for key in plots.FIGURES if key not in not_here | other_model]
     assert lines(result, "stdout") == [str(p) for p in expected]
     assert sorted(ln.split(":")[0] for ln in lines(result, "stderr")) == sorted(f"skipped {k}" for k in not_here)
     for p in expected:
@@ -85,8 +86,8 @@ def test_refuses_to_overwrite_without_the_flag(tmp_path):
         plots.plot_trace(trace, out)
     result = invoke("plot", trace, "-o", out, "--overwrite")
     assert result.exit_code == 0 and lines(result, "stdout") == [str(out / "lo-loss.png")]
-    # the figures without data are reported on stderr, one line each
-    assert len(lines(result, "stderr")) == len(plots.FIGURES) - 1
+    # the figures of its model without data are reported on stderr, one line each
+    assert len(lines(result, "stderr")) == len([k for k in plots.FIGURES if not k.startswith("s004-")]) - 1
     assert all(ln.startswith("skipped ") for ln in lines(result, "stderr"))
 
 
@@ -146,8 +147,12 @@ def test_synthetic_trace_all_figures(tmp_path):
     trace = _synthetic(tmp_path / "syn.h5")
     written = plots.plot_trace(trace, tmp_path / "figs")
     seed001 = {k for k in plots.FIGURES if k.startswith("s001-")}  # no seed-001 metrics in this trace
-    assert [p.name for p in written] == [f"syn-{k}.png" for k in plots.FIGURES if k != "phases" and k not in seed001]
+    seed004 = {k for k in plots.FIGURES if k.startswith("s004-")}  # another model's figures: not drawn, not listed
+    assert [p.name for p in written] == [f"syn-{k}.png" for k in plots.FIGURES
+                                         if k != "phases" and k not in seed001 | seed004]
     assert set(written.skipped) == {"phases"} | seed001 and "phase_seconds" in written.skipped["phases"]
+    asked = plots.plot_trace(trace, tmp_path / "figs2", figures=["loss", "s004-residual"])
+    assert asked.skipped == {"s004-residual": "not a figure of this trace's model"}
     for p in written:
         assert _is_png(p)
 

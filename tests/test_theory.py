@@ -37,7 +37,7 @@ def test_checks_for_two_layer_unique_keys_and_valid_kinds():
     # traces written before the root attr `model` existed are two-layer traces
     assert theory.checks_for({}) == records
     assert theory.PAPERS["seed002"] is seed002 and theory.PAPERS["seed001"] is seed001
-    assert theory.MODEL_PAPERS == {"two-layer": ("seed002", "seed001")}
+    assert theory.MODEL_PAPERS == {"two-layer": ("seed002", "seed001"), "multilayer": ("seed004",)}
 
 
 def test_unknown_model_and_kind_are_errors():

@@ -112,21 +112,28 @@ def test_initialisation_formulas():
         seed004.threshold(M, 1.0)
 
 
-def test_initialisation_keeps_unit_activations_and_the_expected_sparsity():
-    """A forward pass through the project's initialisation: ‖h_ℓ‖ ≈ 1 and ‖h_ℓ‖₀ ≈ m·Q(t) at every layer."""
-    m, alpha = 2048, 0.2
+def test_initialisation_gives_unit_activations_and_the_expected_sparsity_at_layer_1():
+    """Layer 1 of the project's initialisation (x unit): E‖h_1‖² = 1 and E‖h_1‖₀ = m·Q(t), over 64 points."""
+    m, alpha, n = 4096, 0.2, 64
     c = seed004.initialisation(m, alpha)
     rng = np.random.default_rng(7)
-    x = rng.standard_normal(16)
-    h = x / np.linalg.norm(x)
-    for _ in range(3):
-        W = rng.standard_normal((m, h.size)) * c["sigma_w"]
-        h = np.maximum(W @ h - c["b"], 0.0)
-        assert np.linalg.norm(h) == pytest.approx(1.0, rel=0.2)
-        active = np.count_nonzero(h)
-        mean = seed004.expected_active(m, c["threshold_t"])
-        assert abs(active - mean) < 5 * math.sqrt(mean)
-        assert active < seed004.sparsity_bound(m, alpha)
+    X = rng.standard_normal((n, 64))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    H = np.maximum(X @ (rng.standard_normal((m, 64)) * c["sigma_w"]).T - c["b"], 0.0)
+    assert np.mean(np.sum(H * H, axis=1)) == pytest.approx(1.0, abs=0.15)        # per point: rel. std ≈ 0.17
+    mean = seed004.expected_active(m, c["threshold_t"])
+    active = np.count_nonzero(H, axis=1)
+    assert abs(active.mean() - mean) < 5 * math.sqrt(mean / n) * 2
+    assert active.max() < seed004.sparsity_bound(m, alpha)
+
+
+def test_norm_gain_is_the_slope_of_the_layer_map():
+    for t in (0.5, 1.58, 2.5):
+        def layer(u):                                   # E‖h_ℓ‖² as a function of u = ‖h_{ℓ−1}‖²
+            return u * seed004.kappa(t / math.sqrt(u)) / seed004.kappa(t)
+        h = 1e-5
+        assert seed004.norm_gain(t) == pytest.approx((layer(1 + h) - layer(1 - h)) / (2 * h), rel=1e-6)
+    assert seed004.norm_gain(0.0) == 1.0 and seed004.norm_gain(1.58) == pytest.approx(3.07, abs=0.01)
 
 
 def test_bound_formulas():
@@ -146,8 +153,8 @@ def test_bound_formulas():
 
 def test_contraction_judgement():
     judged, fails, ratios = seed004.contraction_judgement([1.0, 0.3, 0.2, 0.05, 1e-11, 1e-9])
-    # steps 1, 2, 3 judged (step 2 contracts by 2/3 only); from the round-off residual 1e-11 on, nothing is
-    assert judged.tolist() == [True, True, True, False, False]
+    # steps 1-4 judged (step 2 contracts by 2/3 only; step 4 lands at round-off); the step from 1e-11 is not
+    assert judged.tolist() == [True, True, True, True, False]
     assert fails.tolist() == [False, True, False, False, False]
     assert ratios[1] == pytest.approx(2 / 3)
     # once at round-off, a residual that climbs back above the floor is still not judged
@@ -198,12 +205,13 @@ def test_thm1_round_off_is_not_judged(p):
     # relative floor: the residual reaches 1e-11·‖f_0−y‖, then round-off noise grows it: not judged
     res = [1.0, 0.2, 0.03, 1e-11, 5e-11, 9e-11]
     r = evaluate(make_trace(p(), {"residual_norm": res}), "s004_thm1")
-    assert r["status"] == HOLDS and "3 steps from a residual at round-off" in r["note"]
+    assert r["status"] == HOLDS and "over 3 judged steps of 5" in r["note"]
+    assert "not judged: 2 step(s) from a residual at round-off" in r["note"]
     assert r["measured"] == pytest.approx(0.2)
     # absolute floor: a start of 1e-4, then 1e-13 (> 1e-10 of the start, below 1e-12)
     res = [1e-4, 1e-5, 1e-13, 8e-13]
     r = evaluate(make_trace(p(), {"residual_norm": res}), "s004_thm1")
-    assert r["status"] == HOLDS and "1 steps from a residual at round-off" in r["note"]
+    assert r["status"] == HOLDS and "not judged: 1 step(s)" in r["note"]
     # a residual from the loss when residual_norm is absent
     res = [2.0, 0.5, 0.4]
     r = evaluate(make_trace(p(), {"loss": [0.5 * x * x for x in res]}), "s004_thm1")
@@ -332,7 +340,10 @@ def test_step_identity(p):
     assert r["status"] == HOLDS and r["bound"] == 1.0 and r["measured"] < 1e-3
     bad = [g[0], g[1] * (1 + 1e-6), g[2]]
     r = evaluate(make_trace(p(), state, {"step_fro_sq": bad, "gGg": g}), "s004_identity")
-    assert r["status"] == FAILS and r["first_failing_iteration"] == 2 and r["measured"] == pytest.approx(100, rel=1e-3)
+    tol = seed004.identity_tolerance(bad[1], g[1], seed004.W_NORM_SLACK * M * INIT["sigma_w"])
+    assert tol == pytest.approx(1e-8 * bad[1] + 1e-13 * 2 * M * INIT["sigma_w"] * math.sqrt(bad[1]))
+    assert r["status"] == FAILS and r["first_failing_iteration"] == 2
+    assert r["measured"] == pytest.approx((bad[1] - g[1]) / tol, rel=1e-6) and 90 < r["measured"] < 100
     assert "1e-06" in r["note"] and "at step 2" in r["note"]
     r = evaluate(make_trace(p(), state, {"gGg": g}), "s004_identity")
     assert r["status"] == NA and "step_fro_sq" in r["note"]
@@ -385,6 +396,7 @@ def _full_trace(path, **attrs):
         "step_rank": [4, 4, 4, 3, 4, 4], "delta_rank": [4, 8, 12, 4, 8, 12], "folds": [0, 0, 0, 1, 0, 0],
         "sketch_eps": [0.05, 0.08, float("nan"), 0.12, 0.07, 0.06], "sketch_rows": [40] * T,
         "step_fro_sq": g, "gGg": [x * (1 + 1e-12) for x in g], "step_seconds": [0.01] * T,
+        "phase_seconds": [[0.004, 0.005]] * T,
     }, active=[[230, 231, 240, 236], [220, 250, 238, 241]],
         **{"solver_direction": "sketched", "solver_sketch": "tensorsketch", "solver_sketch_rows": 40, **attrs})
 
@@ -400,8 +412,9 @@ def test_run_checks_on_a_multilayer_trace(registered, tmp_path):
                       "s004_delta_rank": HOLDS, "s004_sketch_eps": RATIO, "s004_identity": HOLDS,
                       "s004_drift": RATIO}
     assert results["s004_thm1"]["first_failing_iteration"] == 3
-    # the steps from 4e-12 (absolute floor) on are not judged
-    assert "2 steps from a residual at round-off" in results["s004_thm1"]["note"]
+    # 4e-12 is below 1e-10·‖f_0−y‖ = 2e-10: the last step, from there, is not judged
+    assert "over 5 judged steps of 6" in results["s004_thm1"]["note"]
+    assert "not judged: 1 step(s)" in results["s004_thm1"]["note"]
     cols = theory.sweep_columns(attrs, results)
     assert cols["s004_contraction"] == FAILS and cols["s004_contraction_worst"] == pytest.approx(0.5)
     assert cols["s004_sparsity_bound"] == pytest.approx(M ** (1 - ALPHA))
@@ -476,7 +489,7 @@ def test_plot_writes_the_seed004_figures(plots, tmp_path):
     for q in written:
         assert Path(q).read_bytes()[:8] == PNG_MAGIC
     # the whole set, as `simulator plot` draws it: the two-layer figures are not this model's
-    result = plots.plot_trace(trace, tmp_path / "all")
+    result = plots.plot_trace(trace, tmp_path / "all", figures=plots.FIGURES)
     drawn = {q.name.removeprefix("full-").removesuffix(".png") for q in result}
     assert drawn == set(FIG_KEYS) | {"phases"}
     assert result.skipped["loss"] == "not a figure of this trace's model"
@@ -488,7 +501,7 @@ def test_residual_figure_marks_the_failing_step(plots, tmp_path):
     env = _line(cv.ax, "Theorem 1 envelope")
     assert np.allclose(env.get_ydata(), 2.0 * (1 / 3) ** np.arange(7))
     marks = _line(cv.ax, "step with")
-    assert marks.get_xdata().tolist() == [3] and "1 of 4 steps" in marks.get_label()
+    assert marks.get_xdata().tolist() == [3] and "1 of 5 steps" in marks.get_label()
     assert cv.ax.get_yscale() == "log" and cv.ax.get_ylabel().startswith("residual norm")
     assert cv.ax.get_xlabel()
     labels = [h.get_label() for h in cv.extra_handles]

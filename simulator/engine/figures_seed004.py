@@ -125,9 +125,9 @@ def _layer_strips(ax, layers, bound):
             continue
         x = ell + (np.linspace(-0.25, 0.25, c.size) if c.size > 1 else np.zeros(1))
         ax.plot(x, c, ".", color=DATA_COLOR, alpha=0.6, markersize=3.0 if c.size <= 200 else 1.5,
-                label="per point" if j == 0 else None)
+                label="t = 0, per point and layer" if j == 0 else None)
         ax.plot([ell - 0.32, ell + 0.32], [c.mean()] * 2, "-", color="black", linewidth=2.0,
-                label="mean over the points" if j == 0 else None)
+                label="t = 0, mean over the points of a layer" if j == 0 else None)
         if bound is not None and np.any(c > bound):
             ax.plot(x[c > bound], c[c > bound], "x", color=BOUND_COLOR, markersize=7, markeredgewidth=1.6)
     ells = [ell for ell, _ in layers]
@@ -174,13 +174,14 @@ def _fig_sparsity(tr, cv):
     if layers and fire is not None:
         left = _two_panels(cv)
         _layer_strips(left, layers, bound)
-        left.set_title("every layer at t = 0", fontsize=9)
+        left.set_title("every layer at t = 0", fontsize=9, color="black")
+        cv.extra_handles += left.get_legend_handles_labels()[0]
         left.set_xlabel(r"layer $\ell$ (1..L−1 fixed; L trained)")
         left.set_ylabel(r"active neurons per point $\|h_{i,\ell}\|_0$ (count)")
         for (v, _, style), inside in zip(bounds, on):
             if v is not None and inside:
                 left.axhline(v, **{"color": BOUND_COLOR, "linestyle": "--", "linewidth": 1.4, **style})
-        ax.set_title(f"layer L = {L} (trained), per iteration", fontsize=9)
+        ax.set_title(f"layer L = {L} (trained), per iteration", fontsize=9, color="black")
     if fire is not None:
         t, k = fire
         _band(cv, t, k, f"layer {L if L is not None else 'L'}: mean over the n points",
@@ -192,10 +193,13 @@ def _fig_sparsity(tr, cv):
                   else r"$\|h_{i,L}\|_0$ (count)")
         ax.set_ylabel(ylabel)
         cv.integer_x(X_STATE)
+        if t[-1] - t[0] < 2:                    # one or two rows: keep integer ticks
+            ax.set_xlim(t[0] - 0.5, t[-1] + 0.5)
+            ax.set_xticks(np.arange(int(t[0]), int(t[-1]) + 1))
         if low is None:
             _legend_note(cv, "no /data/active_per_layer: layers 1..L−1 not shown")
     else:
-        _layer_strips(ax, layers, bound)
+        _layer_strips(ax, layers, bound)       # on cv.ax: its labels reach the legend by themselves
         ax.set_xlabel(r"layer $\ell$ (at initialisation; fixed during training)")
         ax.set_ylabel(r"active neurons per point $\|h_{i,\ell}\|_0$ (count)")
         _legend_note(cv, "no 'fire_count': layer L (trained) not shown")
@@ -279,7 +283,7 @@ def _fig_sketch(tr, cv):
     if rows_attr:
         _legend_note(cv, f"sketch {seed004.text_attr(a, 'solver_sketch', '?')}, s = {int(rows_attr):,} rows"
                          + (f" (s/n = {_fmt(int(rows_attr) / n, 3)})" if n else "")
-                         + "; s = Õ(n) hides constants: a ratio, not a pass/fail")
+                         + "\ns = Õ(n) hides constants: a ratio, not a pass/fail")
     _set_scale(cv, log)
     if not log:
         ax.set_ylim(bottom=0)

@@ -44,7 +44,10 @@ from simulator.theory.seed002 import (THRESHOLD_FRACTION, format_width_threshold
 
 #: the summary table's columns after ``point`` and the grid keys (in this order)
 ROW_COLUMNS = ("status", "error", "iterations", "loss0", "loss", "median_step_seconds", "init_seconds",
-               "validate", "def_4_5", "n", "m", "d", "b", "lambda", "rho", "width_ratio", "seconds", "trace")
+               "validate", "def_4_5", "n", "m", "d", "b", "lambda", "rho", "width_ratio",
+               # seed 004 (multilayer traces; empty for two-layer ones)
+               "s004_contraction", "s004_contraction_worst", "s004_sparsity_bound", "s004_expected_active",
+               "s004_sparsity_ratio", "s004_drift_ratio", "s004_sketch_eps_ratio", "seconds", "trace")
 _INT_COLUMNS = ("point", "iterations", "n", "m", "d")
 MAX_POINTS = 100_000
 CONNECT_TIMEOUT = 10  # seconds to reach a --scheduler
@@ -153,7 +156,7 @@ def _load_point(scenario_source, overrides):
 def _empty_row(index, point):
     row = {"point": int(index), **dict(point)}
     for c in ROW_COLUMNS:
-        row[c] = -1 if c in _INT_COLUMNS else "" if c in ("status", "error", "validate", "def_4_5", "trace") \
+        row[c] = -1 if c in _INT_COLUMNS else "" if c in ("status", "error", "validate", "def_4_5", "s004_contraction", "trace") \
             else float("nan")
     return row
 

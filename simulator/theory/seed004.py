@@ -10,8 +10,9 @@ What is here, in order:
 
 * The project's initialisation (it deviates from the paper's, whose N(0, 2/m) weights with
   b = √(2α log m) leave every neuron dead): threshold t = √(2α ln m), κ(t) = E[(Z − t)₊²],
-  σ_w² = 1/(m·κ(t)), b = t·σ_w (``initialisation``), so every pre-activation is ≈ N(0, σ_w²) and
-  ‖h_{i,ℓ}‖₂ ≈ 1 at every layer.
+  σ_w² = 1/(m·κ(t)), b = t·σ_w (``initialisation``), so layer 1's pre-activations are N(0, σ_w²) and
+  E‖h_{i,1}‖² = 1; deeper layers keep this only approximately (``norm_gain``: a point's deviation of
+  ‖h‖² from 1 grows by 1 + t(φ(t) − tQ(t))/κ(t) per layer).
 * The bound formulas, closed form, each docstring saying "Exact" or "Order": Theorem 1's contraction
   ‖f_{t+1} − y‖ ≤ ⅓‖f_t − y‖ and its round-off floor (``contraction_judgement``), the sparsity bound
   ‖h_{i,ℓ}‖₀ ≤ m^{1−α} with the expected count m·Q(t) and its Mills-ratio bound, rank ΔW ≤ n, the rank of
@@ -97,9 +98,19 @@ def kappa(t):
 
 
 def sigma_w(m, t):
-    """σ_w = 1/√(m·κ(t)): with weights N(0, σ_w²) and ‖h_{ℓ−1}‖ ≈ 1, E‖φ(W_ℓ h_{ℓ−1})‖² = m·σ_w²·κ(t) = 1,
-    so every layer's pre-activations stay ≈ N(0, σ_w²). Exact."""
+    """σ_w = 1/√(m·κ(t)): with weights N(0, σ_w²) and ‖h_{ℓ−1}‖ = 1, the pre-activations are N(0, σ_w²) and
+    E‖φ(W_ℓ h_{ℓ−1})‖² = m·σ_w²·κ(t) = 1. Exact for layer 1 (unit x); deeper layers only while ‖h_{ℓ−1}‖ ≈ 1
+    (see ``norm_gain``)."""
     return 1.0 / math.sqrt(_m(m) * kappa(t))
+
+
+def norm_gain(t):
+    """The slope of ‖h_{ℓ−1}‖² ↦ E‖h_ℓ‖² = ‖h_{ℓ−1}‖²·κ(t/‖h_{ℓ−1}‖)/κ(t) at ‖h_{ℓ−1}‖ = 1:
+    1 + t·(φ(t) − t·Q(t))/κ(t) (≥ 1, = 1 only at t = 0). Above 1, the unit norm is a repelling fixed point: a
+    point's deviation of ‖h‖² from 1 grows about this many times per layer (≈ 3 at t = 1.6), and with it
+    that point's active count in the deeper layers. Exact (a derivative)."""
+    t = _t(t)
+    return 1.0 + t * float(gaussian_density(t) - t * gaussian_tail(t)) / kappa(t)
 
 
 def initialisation(m, alpha):
@@ -389,14 +400,15 @@ def _thm1(tr, c):
     skipped = int((~judged).sum())
     direction = direction_of(a)
     note = (f"measured = worst ratio ‖f_{{t+1}}−y‖/‖f_t−y‖ over {int(judged.sum())} judged steps of {judged.size}; "
-            f"{skipped} steps from a residual at round-off (≤ {ROUNDOFF:g}·‖f_0−y‖ or ≤ {ROUNDOFF_ABS:g}) not judged")
+            f"not judged: {skipped} step(s) from a residual at round-off (≤ {ROUNDOFF:g}·‖f_0−y‖ or ≤ "
+            f"{ROUNDOFF_ABS:g})")
     if direction == "sketched":
         note += (f"; sketched steps (solver_sketch = {text_attr(a, 'solver_sketch', '?')}, "
                  f"s = {a.get('solver_sketch_rows', '?')}): covered by the theorem given the sketch's accuracy "
                  "(see s004_sketch_eps)")
     if fails.any():
         steps = _steps_of(fails)
-        note = (f"fails at this width: {steps.size} steps contract by less than ⅓ (first: step {first}, ratio "
+        note = (f"fails at this width: {steps.size} step(s) contract by less than ⅓ (first: step {first}, ratio "
                 f"{ratios[first - 1]:.4g}); the width premise cannot be checked, so this says the run is not (yet) "
                 f"in the theorem's regime, not that the theorem is false; {premise}; " + note)
         return c.result(FAILS, worst, THM1_FACTOR, first, note=note)
@@ -463,6 +475,8 @@ def _sparsity(tr, c):
                  f"{measured / mean:.3g}" if mean > 0 else f"expected count m·Q(t) = 0 (t = {t:.4g})")
     if t > 0:
         parts.append(f"Mills' ratio: m·Q(t) ≤ m^{{1−α}}/(t√(2π)) = {expected_active_bound(m, alpha):.4g}")
+        parts.append(f"deviations of ‖h_{{i,ℓ}}‖² from 1 grow ≈ {norm_gain(t):.3g}× per layer (norm_gain), so the "
+                     "deeper layers' counts spread more")
     parts.append(f"initialisation: {text_attr(a, 'init_deviation', INIT_DEVIATION)}")
     return c.result(FAILS if first >= 0 else HOLDS, measured, bound, first, note="; ".join(parts))
 
