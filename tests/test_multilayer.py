@@ -204,7 +204,7 @@ def test_a_point_with_no_active_neuron_is_a_clear_error():
     s._set_state(np.where(np.arange(q.n)[:, None] == 4, -1.0, s.Z))  # layer L silent on point 4
     f = s.predictions()
     rec = s.step()
-    assert rec.error is not None and "point 4 has an empty fire set" in rec.error
+    assert rec.error is not None and "point 4 has no active neuron in layer L = 3" in rec.error
     assert np.array_equal(s.predictions(), f) and np.isfinite(f).all()
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.linalg.blas import dgemm
 
 from simulator.kernels.multilayer import sparse_forward
-from simulator.solvers.base import NumericalError, Solver, check_fire_counts, csr_from_mask, solve_spd
+from simulator.solvers.base import NumericalError, Solver, csr_from_mask, solve_spd
 from simulator.solvers.regression import pcg, preconditioner
 
 #: α* ≥ 0.32, the dual exponent of matrix multiplication: the paper folds at rank ≈ m^{α*}
@@ -38,6 +38,15 @@ def add_outer(base_t, Bt, At):
     this is W_base ← W_base + A Bᵀ. BLAS sees the C-ordered arrays as their transposes."""
     out = dgemm(1.0, At.T, Bt, beta=1.0, c=base_t.T, overwrite_c=1)
     assert out.ctypes.data == base_t.ctypes.data  # updated in place, not into a copy
+
+
+def check_layer_l(fire_counts, layers, t):
+    """NumericalError naming the first point with no active neuron in layer L (u_i = 0: row i of J_t is
+    zero, so G_t is singular and a Gauss-Newton step is undefined)."""
+    if np.any(fire_counts == 0):
+        i = int(np.flatnonzero(fire_counts == 0)[0])
+        raise NumericalError(f"point {i} has no active neuron in layer L = {layers} at t = {t} (u_{i} = 0), so row "
+                             f"{i} of J_t is zero and G_t is singular; lower network.alpha, widen, or change the seed")
 
 
 class LowRankDelta:
@@ -181,7 +190,7 @@ class Multilayer(Solver):
         self.delta = LowRankDelta(p, o["delta_form"], self.rank_max)
         self._set_state(p.Z0.copy())
         if self.direction != "gradient":
-            check_fire_counts(self.fire_counts)
+            self._check_active()
         else:
             if o["learning_rate"] == "auto":
                 top = float(np.linalg.eigvalsh(self.gram())[-1])
@@ -191,6 +200,9 @@ class Multilayer(Solver):
             self.info["learning_rate"] = self.eta
         self.info.update(sketch=o["sketch"] if self.direction == "sketched" else "none", sketch_rows=self.s,
                          rank_max=self.rank_max, eps_sketch=o["eps_sketch"])
+
+    def _check_active(self):
+        check_layer_l(self.fire_counts, self.problem.layers, self.t)
 
     def _set_state(self, Z):
         p = self.problem
@@ -205,8 +217,8 @@ class Multilayer(Solver):
         p, o = self.problem, self.options
         n, m = p.n, p.m
         flops = dict.fromkeys(self.phases, 0)
-        if self.direction != "gradient":  # a point with no active neuron in layer L: row i of J_t is zero
-            check_fire_counts(self.fire_counts)
+        if self.direction != "gradient":
+            self._check_active()
         r = self.f - p.y
         nnz_u = int(self.fire_counts.sum())
         if self.direction == "gradient":

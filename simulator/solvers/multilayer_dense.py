@@ -9,8 +9,8 @@ in-place rank-n GEMM (2·n·m² flops). O(n·m²) per iteration: the cost seed 0
 
 import numpy as np
 
-from simulator.solvers.base import NumericalError, Solver, check_fire_counts, csr_from_mask, solve_spd
-from simulator.solvers.multilayer import add_outer
+from simulator.solvers.base import NumericalError, Solver, csr_from_mask, solve_spd
+from simulator.solvers.multilayer import add_outer, check_layer_l
 
 #: largest explicit Jacobian (entries n·m²) under jacobian = auto
 EXPLICIT_MAX = 2**24
@@ -48,7 +48,7 @@ class MultilayerDense(Solver):
             self.eta = 1.0 / float(np.linalg.eigvalsh(self.gram())[-1]) if lr == "auto" else float(lr)
             self.info["learning_rate"] = self.eta
         else:
-            check_fire_counts(self.fire_counts)
+            check_layer_l(self.fire_counts, self.problem.layers, self.t)
         self.info.update(jacobian="explicit" if self.explicit else "gram")
 
     def _forward(self):
@@ -77,7 +77,7 @@ class MultilayerDense(Solver):
                 g = self.eta * r
             flops["gradient"] = n
         else:
-            check_fire_counts(self.fire_counts)
+            check_layer_l(self.fire_counts, self.problem.layers, self.t)
             with phase("regression"):
                 if self.explicit:
                     J = self.jacobian()
