@@ -6,6 +6,7 @@ give the same W_L(t), G = (UᵀU)∘(VᵀV) equals J Jᵀ of the explicit Jacobi
 the iterates equal dense Gauss-Newton on W_L to round-off.
 """
 
+import json
 import math
 
 import numpy as np
@@ -233,3 +234,50 @@ def test_scenario_keys_are_checked():
         load_scenario("quickstart", ["network.layers=3"])
     with pytest.raises(ConfigError, match="solver \"multilayer\" trains network.kind = multilayer"):
         load_scenario("quickstart", ["solver.name=multilayer"])
+
+
+# -- end to end: run, inspect, validate, plot -------------------------------------------------
+def _invoke(*args):
+    from click.testing import CliRunner
+
+    from simulator.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_options_that_cannot_work_are_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "t.h5"
+    for args, key in [(["--set", "solver.sketch=gaussian"], "solver.sketch:"),
+                      (["--set", "solver.sketch_rows=7"], "solver.sketch_rows:"),
+                      (["--set", "network.m=2^20"], "network.m:")]:
+        result = _invoke("run", "multilayer", *args, "--out", out)
+        assert result.exit_code == 2 and key in result.output, result.output
+        assert not out.exists()
+
+
+def test_run_multilayer_then_inspect_validate_plot(tmp_path):
+    from simulator.engine.trace import Trace
+
+    out = tmp_path / "ml.h5"
+    result = _invoke("run", "multilayer", "--set", "network.m=1024", "--seed", "1", "--out", out)
+    assert result.exit_code == 0, result.output
+    with Trace(out) as tr:
+        assert tr.status == "completed" and tr.attrs["model"] == "multilayer"
+        assert tr.attrs["init_deviation"].startswith("W_l(0) ~ N(0, sigma_w^2)")
+        assert tr.data["active_per_layer"].shape == (2, 8)
+        flops = tr["phase_flops"]
+        assert list(tr.metric_attrs("phase_flops")["phases"]) == ["sketch", "regression", "update", "fold", "forward"]
+        assert flops.shape[1] == 5 and (flops[:, -1] > 0).all()
+        r = tr["residual_norm"]
+        assert r[-1] < 1e-3 * r[0]
+    result = _invoke("inspect", out)
+    assert result.exit_code == 0 and "multilayer" in result.output
+    result = _invoke("validate", out, "--json")
+    keys = set(json.loads(result.output)["checks"]) if result.exit_code in (0, 1) else set()
+    assert keys and all(k.startswith("s004_") for k in keys), result.output
+    pytest.importorskip("matplotlib")
+    result = _invoke("plot", out, "-o", tmp_path / "figs")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert names == sorted(f"ml-{k}.png" for k in ("s004-residual", "s004-sparsity", "s004-drift", "s004-sketch",
+                                                     "s004-rank", "phases"))

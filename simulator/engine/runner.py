@@ -95,6 +95,15 @@ def available_memory():
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
+def check_options(scenario):
+    """The solver's own check of its options against the sizes (InputError naming the option)."""
+    n, d, m = scenario.data.n or 0, scenario.data.d or 0, scenario.network.m
+    try:
+        get_solver(scenario.solver.name).check_options(n, d, m, scenario.solver.options)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def check_memory(scenario):
     need, have = estimate_memory(scenario), available_memory()
     if need > have:
@@ -127,6 +136,7 @@ def _progress(total, name, quiet):
 
 def run_scenario(scenario, out=None, overwrite=False, quiet=True):
     """Run a resolved Scenario into a trace; returns a RunResult. Raises InputError, RunFailed."""
+    check_options(scenario)
     check_memory(scenario)
     model, problem, theory, warnings = prepare(scenario)
     cls = get_solver(scenario.solver.name)

@@ -130,6 +130,11 @@ class Solver:
         return record
 
     @classmethod
+    def check_options(cls, n, d, m, options):
+        """Raise ValueError("solver.<key>: …") for options that cannot work at these sizes — checked
+        before anything is written (the default: none)."""
+
+    @classmethod
     def memory_words(cls, n, d, m, options):
         """8-byte words the solver holds at its peak for these sizes and options (the memory guard)."""
         raise NotImplementedError

@@ -22,8 +22,12 @@ import numpy as np
 from scipy.linalg.blas import dgemm
 
 from simulator.kernels.multilayer import sparse_forward
+from simulator.solvers import SOLVER_OPTIONS
 from simulator.solvers.base import NumericalError, Solver, csr_from_mask, solve_spd
 from simulator.solvers.regression import pcg, preconditioner
+
+#: the largest s·m² the dense Gaussian reference sketch accepts (kernels.tensor_sketch.gaussian_kron)
+GAUSSIAN_MAX = 2**28
 
 #: α* ≥ 0.32, the dual exponent of matrix multiplication: the paper folds at rank ≈ m^{α*}
 ALPHA_STAR = 0.32
@@ -168,6 +172,19 @@ class Multilayer(Solver):
         self._last = None
 
     @classmethod
+    def check_options(cls, n, d, m, options):
+        o = {key: f.default for key, f in SOLVER_OPTIONS[cls.name].items()} | dict(options or {})
+        if o["step"] == "gd" or o["regression"] == "exact":
+            return
+        s = 64 * n if o["sketch_rows"] == "auto" else int(o["sketch_rows"])
+        if s < n:
+            raise ValueError(f"solver.sketch_rows: s = {s} rows cannot sketch n = {n} Jacobian rows (the sketched "
+                             f"Gram would be singular); give at least n, typically 64·n = {64 * n}")
+        if o["sketch"] == "gaussian" and s * m * m > GAUSSIAN_MAX:
+            raise ValueError(f"solver.sketch: gaussian is the dense reference on the explicit m²-long rows, for "
+                             f"small m: s·m² = {s}·{m}² exceeds {GAUSSIAN_MAX}; use tensorsketch or tensor-srht")
+
+    @classmethod
     def memory_words(cls, n, d, m, options):
         o = options or {}
         words = 12 * n * m  # Z, its mask, U, h_L, Zbase, the step's factor, sketch inputs
@@ -293,6 +310,8 @@ class Multilayer(Solver):
         kind = self.options["sketch"]
         fn = {"tensorsketch": ts.tensorsketch, "tensor-srht": ts.tensor_srht, "gaussian": ts.gaussian_kron}[kind]
         try:
+            if kind == "gaussian":
+                return fn(self.U, self.problem.V, self.s, seed, max_entries=GAUSSIAN_MAX)
             return fn(self.U, self.problem.V, self.s, seed)
         except ValueError as exc:  # the Gaussian reference refuses large m
             raise NumericalError(f"solver.sketch = {kind}: {exc}") from None
