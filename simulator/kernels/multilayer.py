@@ -5,34 +5,33 @@ Algorithm 1 line 7 computes W·h for each point with h sparse (‖h‖₀ ≈ m�
 m·nnz(h) per point instead of m². The weights are held transposed, WT = Wᵀ, so that the column c
 of W that an active input c selects is the contiguous row WT[c]. The activations come neuron-major
 (for each input c that is active on some point, the points and values): each row WT[c] is then read
-once for all the points it serves, and the output is walked in column tiles small enough to stay
-in cache. Memory traffic: |∪_i supp(h_i)|·m words; arithmetic: 2·m·Σ_i nnz(h_i) flops.
+once, contiguously, for all the points it serves, while the output (n × m, a few MiB) stays in
+cache. Memory traffic: |∪_i supp(h_i)|·m words; arithmetic: 2·m·Σ_i nnz(h_i) flops. (Walking the
+output in small column tiles instead was 1.5–1.8× slower at m = 2^14: it turns each row into many
+short strided reads.)
 
-The loop body is written once and compiled twice (serial, and parallel over output tiles, as
-umap's layouts do): the tiles write disjoint columns of the output, so threads never share a row.
+The loop body is written once and compiled twice (serial, and parallel over as many column blocks
+as threads, as umap's layouts do): the blocks write disjoint columns, so threads never share a row.
 """
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-#: output columns per tile: n·TILE·8 bytes of output (128 KiB at n = 16) stay in L2 while the
-#: union's rows stream through
-TILE = 1024
-
-
-def _sparse_forward_body(WT, cols, cptr, rows, vals, out):
+def _sparse_forward_body(WT, cols, cptr, rows, vals, out, nblocks):
     m = WT.shape[1]
-    ntiles = (m + TILE - 1) // TILE
-    for tile in prange(ntiles):
-        lo = tile * TILE
-        hi = min(lo + TILE, m)
+    width = (m + nblocks - 1) // nblocks
+    for block in prange(nblocks):
+        lo = block * width
+        hi = min(lo + width, m)
         for k in range(cols.shape[0]):
             c = cols[k]
-            for p in range(cptr[k], cptr[k + 1]):
-                i = rows[p]
+            w = WT[c, lo:hi]  # row slices: the loop below vectorises (indexing out[i, j] directly
+            for p in range(cptr[k], cptr[k + 1]):  # measured 1.4x slower at m = 2^14)
+                o = out[rows[p], lo:hi]
                 v = vals[p]
-                for j in range(lo, hi):
-                    out[i, j] += v * WT[c, j]
+                for j in range(hi - lo):
+                    o[j] += v * w[j]
 
 
 _sparse_forward_serial = njit(cache=True)(_sparse_forward_body)
@@ -55,5 +54,8 @@ def sparse_forward(WT, sparse_h, n, parallel=True):
     (`neuron_major`). O(m·Σ_i nnz(h_i)) flops, |∪ supp|·m words read."""
     cols, cptr, rows, vals = sparse_h
     out = np.zeros((n, WT.shape[1]))
-    (_sparse_forward_parallel if parallel else _sparse_forward_serial)(WT, cols, cptr, rows, vals, out)
+    if parallel:
+        _sparse_forward_parallel(WT, cols, cptr, rows, vals, out, max(1, numba.get_num_threads()))
+    else:
+        _sparse_forward_serial(WT, cols, cptr, rows, vals, out, 1)
     return out
