@@ -1,4 +1,4 @@
-"""The benchmarks' shared environment handling (imported by cpi.py and preprocess.py).
+"""The benchmarks' shared environment handling (imported by cpi.py, preprocess.py and multilayer.py).
 
 Set by re-executing the benchmark script before numpy loads (all untimed, no solver code changed;
 --threads 0 and --no-retain give the raw behaviour):
@@ -13,6 +13,7 @@ Set by re-executing the benchmark script before numpy loads (all untimed, no sol
   as their estimated peak is touched and freed (`prefault`).
 """
 
+import ctypes
 import os
 import sys
 
@@ -48,3 +49,23 @@ def prefault(nbytes):
         blocks.append(np.ones(min(chunk, left)))
         left -= blocks[-1].size
     del blocks
+
+
+def heap_free_bytes():
+    """Free bytes glibc holds in this process's heap (reusable without the OS; 0 if unknown)."""
+    try:
+        class MallInfo2(ctypes.Structure):
+            _fields_ = [(f, ctypes.c_size_t) for f in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                       "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+        fn = ctypes.CDLL("libc.so.6").mallinfo2
+        fn.restype = MallInfo2
+        return int(fn().fordblks)
+    except (OSError, AttributeError):
+        return 0
+
+
+def usable_memory():
+    """MemAvailable plus the freed memory this process keeps: what a contender can use."""
+    from simulator.engine.runner import available_memory
+
+    return available_memory() + heap_free_bytes()

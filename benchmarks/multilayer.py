@@ -70,7 +70,6 @@ import numpy as np
 
 import _env  # benchmarks/_env.py: threads, kept memory, prefault (shared by the benchmarks)
 from simulator.data import make_dataset
-from simulator.engine.runner import available_memory
 from simulator.models import multilayer as model
 from simulator.solvers import get_solver
 from simulator.solvers.multilayer import default_rank_max
@@ -113,22 +112,6 @@ def log(msg):
 
 
 # ---------------------------------------------------------------- environment
-def heap_free_bytes():
-    """Free bytes glibc holds in this process's heap (reusable without the OS; 0 if unknown)."""
-    try:
-        class MallInfo2(ctypes.Structure):
-            _fields_ = [(f, ctypes.c_size_t) for f in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                                       "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-        fn = ctypes.CDLL("libc.so.6").mallinfo2
-        fn.restype = MallInfo2
-        return int(fn().fordblks)
-    except (OSError, AttributeError):
-        return 0
-
-
-def usable_memory():
-    """MemAvailable plus the freed memory this process keeps (benchmarks/_env.py)."""
-    return available_memory() + heap_free_bytes()
 
 
 def blas_threads():
@@ -431,7 +414,7 @@ def main():
     for m in ms:
         tag = f"[m={m}]"
         results[m] = row = {}
-        have = usable_memory()
+        have = _env.usable_memory()
         needs = {nm: need_bytes(nm, n, d, m) for nm in names}
         pb = problem_bytes(n, d, m)
         if pb + min(needs.values()) > have:
@@ -448,7 +431,7 @@ def main():
         for seed in range(args.seed, args.seed + 10):
             problem = build_problem(m, n, d, args.layers, args.alpha, seed)
             silent = problem.dead_point() or (
-                f"a point has no active neuron in layer L at t = 0"
+                "a point has no active neuron in layer L at t = 0"
                 if np.any(np.count_nonzero(problem.Z0 > problem.b, axis=1) == 0) else None)
             if not silent:
                 break
@@ -466,11 +449,11 @@ def main():
             log(f"{tag} WARNING: {dead}")
         if not args.no_retain:
             t0 = time.perf_counter()
-            nbytes = min(max(needs.values()), usable_memory() // 2)
+            nbytes = min(max(needs.values()), _env.usable_memory() // 2)
             _env.prefault(nbytes)
             log(f"{tag} prefaulted {nbytes / 2**30:.2f} GiB in {time.perf_counter() - t0:.1f} s (untimed)")
         for nm in names:
-            have = usable_memory()
+            have = _env.usable_memory()
             if needs[nm] > have:
                 msg = f"m = {m}: {nm} skipped: needs about {needs[nm] / 2**30:.1f} GiB, {have / 2**30:.1f} GiB usable"
                 log(msg)
@@ -555,7 +538,7 @@ def main():
         for key in ("median_step", "mean_step", "median_flops", "mean_flops"):
             s, se = fit(xs, [val(m, nm, key) for m in xs])
             slopes[nm][key] = {"slope": s, "se": se}
-    out.title(f"log-log slope against m (least squares over the m's run, ± standard error; cost ∝ m^slope)")
+    out.title("log-log slope against m (least squares over the m's run, ± standard error; cost ∝ m^slope)")
     rows = []
     for nm in names:
         s = slopes[nm]

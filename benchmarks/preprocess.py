@@ -57,7 +57,6 @@ go to stdout.
 """
 
 import argparse
-import ctypes
 import gc
 import json
 import math
@@ -71,7 +70,6 @@ import numpy as np
 
 import _env  # benchmarks/_env.py: threads, kept memory, prefault (shared by the benchmarks)
 from simulator.data import make_dataset
-from simulator.engine.runner import available_memory
 from simulator.models import two_layer
 from simulator.models.two_layer import make_problem
 from simulator.ntk import b_from_alpha_bar, ntk_lambda
@@ -95,22 +93,6 @@ TARGET_ALG3 = 5.0  # (2) dense gd / alg3 per step, largest m, every d
 TARGET_ACTIVE = 10.0  # (3) dense gd / active per step, largest m, every d
 EXACT_TOL = 1e-9  # relative loss agreement with dense gd
 
-def heap_free_bytes():
-    """Free bytes glibc holds in this process's heap (reusable without the OS; 0 if unknown)."""
-    try:
-        class MallInfo2(ctypes.Structure):
-            _fields_ = [(f, ctypes.c_size_t) for f in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                                       "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-        fn = ctypes.CDLL("libc.so.6").mallinfo2
-        fn.restype = MallInfo2
-        return int(fn().fordblks)
-    except (OSError, AttributeError):
-        return 0
-
-
-def usable_memory():
-    """MemAvailable plus the freed memory this process keeps (benchmarks/_env.py): what a contender can use."""
-    return available_memory() + heap_free_bytes()
 
 
 def log(msg):
@@ -351,7 +333,7 @@ def main():
             m = 2**log2m
             tag = f"[d={d} 2^{log2m}]"
             results[d, log2m] = row = {}
-            have = usable_memory()
+            have = _env.usable_memory()
             needs = {nm: need_bytes(nm, n, d, m) for nm in names}
             if problem_bytes(n, d, m) + min(needs.values()) > have:
                 msg = (f"{tag} skipped: the problem and the smallest contender need about "
@@ -368,11 +350,11 @@ def main():
             log(f"{tag} m = {m}, b = {problem.b:.4f}, λ = {lam:.4e}")
             if not args.no_retain:
                 t0 = time.perf_counter()
-                nbytes = min(max(needs.values()), usable_memory() // 2)
+                nbytes = min(max(needs.values()), _env.usable_memory() // 2)
                 _env.prefault(nbytes)
                 log(f"{tag} prefaulted {nbytes / 2**30:.2f} GiB in {time.perf_counter() - t0:.1f} s (untimed)")
             for nm in names:
-                have = usable_memory()
+                have = _env.usable_memory()
                 if needs[nm] > have:
                     msg = (f"{tag} {nm} skipped: needs about {needs[nm] / 2**30:.1f} GiB, "
                            f"{have / 2**30:.1f} GiB usable")
