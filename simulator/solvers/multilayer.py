@@ -150,7 +150,58 @@ class LowRankDelta:
         return np.sqrt(out)
 
 
-class Multilayer(Solver):
+class LayerLSolver(Solver):
+    """What the two multilayer solvers share: layer L's state from its pre-activations Z (n, m) — the mask
+    D_{i,L}, u_i = D_{i,L} a, f_i = aᵀ h_{i,L} — the start of a run, and the views the engine reads."""
+
+    def _start(self, Z):
+        """State 0 from Z_0; refuse a silent point; the step size of a gradient run."""
+        dead = self.problem.dead_point()
+        if dead:
+            raise NumericalError(dead)
+        self._set_state(Z)
+        if self.direction != "gradient":
+            self._check_active()
+            return
+        lr = self.options["learning_rate"]
+        # η = 1/λ_max(G_0) by default, as the two-layer gd
+        self.eta = 1.0 / float(np.linalg.eigvalsh(self.gram())[-1]) if lr == "auto" else float(lr)
+        self.info["learning_rate"] = self.eta
+
+    def _check_active(self):
+        check_layer_l(self.fire_counts, self.problem.layers, self.t)
+
+    def _set_state(self, Z):
+        p = self.problem
+        self.Z = Z
+        self.mask = Z > p.b  # D_{i,L}
+        self.fire_counts = np.count_nonzero(self.mask, axis=1)
+        self.U = np.where(self.mask, p.a, 0.0)  # rows u_i = D_{i,L} a
+        self.f = np.where(self.mask, Z - p.b, 0.0) @ p.a  # f_i = aᵀ h_{i,L}
+
+    def _gram_from(self, U):
+        G = (U @ U.T) * self.problem.C  # (UᵀU) ∘ (VᵀV) in the paper's column convention
+        return 0.5 * (G + G.T)
+
+    def _step_rank(self, A_step_t):
+        """rank(A Vᵀ) = rank(R_A R_Vᵀ) from the thin QRs of the two m × n factors (O(m n²))."""
+        Ra = np.linalg.qr(A_step_t.T, mode="r")
+        Rv = np.linalg.qr(self.problem.V.T, mode="r")
+        return int(np.linalg.matrix_rank(Ra @ Rv.T))
+
+    # -- views --------------------------------------------------------------------------------
+    def predictions(self):
+        return self.f.copy()
+
+    def fire_sets(self):
+        """Layer L's active neurons per point (supp u_i) as CSR."""
+        return csr_from_mask(self.mask)
+
+    def gram(self):
+        return self._gram_from(self.U)
+
+
+class Multilayer(LayerLSolver):
     name = "multilayer"
     counters = ("reg_iterations", "reg_residual", "sketch_rows", "phase_flops", "step_rank", "delta_rank",
                 "folds", "step_fro_sq", "gGg")
@@ -199,35 +250,11 @@ class Multilayer(Solver):
         return words
 
     def _init(self, record):
-        p = self.problem
-        dead = p.dead_point()
-        if dead:
-            raise NumericalError(dead)
-        o = self.options
+        p, o = self.problem, self.options
         self.delta = LowRankDelta(p, o["delta_form"], self.rank_max)
-        self._set_state(p.Z0.copy())
-        if self.direction != "gradient":
-            self._check_active()
-        else:
-            if o["learning_rate"] == "auto":
-                top = float(np.linalg.eigvalsh(self.gram())[-1])
-                self.eta = 1.0 / top  # η = 1/λ_max(G_0), as the two-layer gd
-            else:
-                self.eta = float(o["learning_rate"])
-            self.info["learning_rate"] = self.eta
+        self._start(p.Z0.copy())
         self.info.update(sketch=o["sketch"] if self.direction == "sketched" else "none", sketch_rows=self.s,
                          rank_max=self.rank_max, eps_sketch=o["eps_sketch"])
-
-    def _check_active(self):
-        check_layer_l(self.fire_counts, self.problem.layers, self.t)
-
-    def _set_state(self, Z):
-        p = self.problem
-        self.Z = Z
-        self.mask = Z > p.b  # D_{i,L}
-        self.fire_counts = np.count_nonzero(self.mask, axis=1)
-        self.U = np.where(self.mask, p.a, 0.0)  # rows u_i = D_{i,L} a
-        self.f = np.where(self.mask, Z - p.b, 0.0) @ p.a  # f_i = aᵀ h_{i,L}
 
     # -- one iteration ----------------------------------------------------------------------
     def _step(self, record, phase):
@@ -294,16 +321,6 @@ class Multilayer(Solver):
             step_fro_sq=float(np.sum(K * p.C)),  # ‖A Vᵀ‖_F² = tr((AᵀA)(VᵀV)) of the stored factors
             gGg=float(g @ self._gram_from(U_step) @ g))
 
-    def _step_rank(self, A_step_t):
-        """rank(A Vᵀ) = rank(R_A R_Vᵀ) from the thin QRs of the two m × n factors (O(m n²))."""
-        Ra = np.linalg.qr(A_step_t.T, mode="r")
-        Rv = np.linalg.qr(self.problem.V.T, mode="r")
-        return int(np.linalg.matrix_rank(Ra @ Rv.T))
-
-    def _gram_from(self, U):
-        G = (U @ U.T) * self.problem.C  # (UᵀU) ∘ (VᵀV) in the paper's column convention
-        return 0.5 * (G + G.T)
-
     def _sketch(self, seed):
         from simulator.kernels import tensor_sketch as ts
 
@@ -328,16 +345,6 @@ class Multilayer(Solver):
         return 2 * n * s * m * m  # dense Gaussian on the explicit rows
 
     # -- views ------------------------------------------------------------------------------
-    def predictions(self):
-        return self.f.copy()
-
-    def fire_sets(self):
-        """Layer L's active neurons per point (supp u_i) as CSR."""
-        return csr_from_mask(self.mask)
-
-    def gram(self):
-        return self._gram_from(self.U)
-
     def weights(self):
         return self.delta.dense()
 

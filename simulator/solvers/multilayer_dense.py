@@ -9,14 +9,14 @@ in-place rank-n GEMM (2·n·m² flops). O(n·m²) per iteration: the cost seed 0
 
 import numpy as np
 
-from simulator.solvers.base import NumericalError, Solver, csr_from_mask, solve_spd
-from simulator.solvers.multilayer import add_outer, check_layer_l
+from simulator.solvers.base import NumericalError, solve_spd
+from simulator.solvers.multilayer import LayerLSolver, add_outer
 
 #: largest explicit Jacobian (entries n·m²) under jacobian = auto
 EXPLICIT_MAX = 2**24
 
 
-class MultilayerDense(Solver):
+class MultilayerDense(LayerLSolver):
     name = "multilayer-dense"
     counters = ("phase_flops", "step_rank", "step_fro_sq", "gGg")
 
@@ -37,29 +37,12 @@ class MultilayerDense(Solver):
         return words
 
     def _init(self, record):
-        p = self.problem
-        dead = p.dead_point()
-        if dead:
-            raise NumericalError(dead)
-        self.WT = p.WLt.copy()  # W_L(t)ᵀ
-        self._set_state(self._forward())
-        if self.direction == "gradient":
-            lr = self.options["learning_rate"]
-            self.eta = 1.0 / float(np.linalg.eigvalsh(self.gram())[-1]) if lr == "auto" else float(lr)
-            self.info["learning_rate"] = self.eta
-        else:
-            check_layer_l(self.fire_counts, self.problem.layers, self.t)
+        self.WT = self.problem.WLt.copy()  # W_L(t)ᵀ
+        self._start(self._forward())
         self.info.update(jacobian="explicit" if self.explicit else "gram")
 
     def _forward(self):
         return self.problem.V @ self.WT  # Z[i, r] = Σ_c W_L[r, c] v_i[c]
-
-    def _set_state(self, Z):
-        p = self.problem
-        self.mask = Z > p.b
-        self.fire_counts = np.count_nonzero(self.mask, axis=1)
-        self.U = np.where(self.mask, p.a, 0.0)
-        self.f = np.where(self.mask, Z - p.b, 0.0) @ p.a
 
     def jacobian(self):
         """J_t explicit (n × m²): row i = u_i ⊗ v_i, the derivative of f_i by W_L in row-major order."""
@@ -77,7 +60,7 @@ class MultilayerDense(Solver):
                 g = self.eta * r
             flops["gradient"] = n
         else:
-            check_layer_l(self.fire_counts, self.problem.layers, self.t)
+            self._check_active()
             with phase("regression"):
                 if self.explicit:
                     J = self.jacobian()
@@ -106,24 +89,12 @@ class MultilayerDense(Solver):
         else:  # ‖A Vᵀ‖_F² = tr((AᵀA)(VᵀV)) of the step's factors
             K = (g[:, None] * U_step) @ (g[:, None] * U_step).T
             step_fro_sq = float(np.sum(K * p.C))
-        Ra = np.linalg.qr((g[:, None] * U_step).T, mode="r")
-        Rv = np.linalg.qr(p.V.T, mode="r")
         record.counters.update(
             phase_flops=np.array([flops[k] for k in self.phases], dtype=np.float64),
-            step_rank=int(np.linalg.matrix_rank(Ra @ Rv.T)), step_fro_sq=step_fro_sq,
-            gGg=float(g @ ((U_step @ U_step.T) * p.C) @ g))
+            step_rank=self._step_rank(-(g[:, None] * U_step)), step_fro_sq=step_fro_sq,
+            gGg=float(g @ self._gram_from(U_step) @ g))
 
     # -- views ------------------------------------------------------------------------------
-    def predictions(self):
-        return self.f.copy()
-
-    def fire_sets(self):
-        return csr_from_mask(self.mask)
-
-    def gram(self):
-        G = (self.U @ self.U.T) * self.problem.C
-        return 0.5 * (G + G.T)
-
     def weights(self):
         return self.WT.T.copy()
 
