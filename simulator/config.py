@@ -126,7 +126,8 @@ SCHEMA = {
     },
     "output": {
         "path": Field("str", "", "trace file; empty: outputs/<name>-<timestamp>.h5"),
-        "store_W0_max": Field("int", 16777216, "store W0 in the trace while m·d <= this", minimum=0),
+        "store_W0_max": Field("int", 16777216, "store W0 in the trace while it has at most this many entries "
+                              "(two-layer: m·d; multilayer: W_L(0), m²)", minimum=0),
     },
     "sweep": {  # read by `simulator sweep NAME` when no --grid is given; `simulator run` ignores it
         "grid": Field("strlist", (), 'grid axes for `simulator sweep`, e.g. ["network.m=2^6..2^14", "seed=0..9"] '
