@@ -146,7 +146,8 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
              "model": model.KIND, "solver": scenario.solver.name, "simulator_version": __version__, "m": problem.m, "n": problem.n,
              "d": problem.d}
     writer = open_trace(path, overwrite, attrs, default=not out and not scenario.output.path)
-    with writer:
+    # translated() inside the writer: an interrupt mangled by compiled code is closed as `interrupted`
+    with writer, interrupts.translated():
         writer.set_attrs(**theory, data_warning="; ".join(warnings))
         writer.write_data(**model.trace_data(problem, scenario), w0_limit=scenario.output.store_W0_max)
         solver = cls(problem, options, lam=theory["lambda"])
