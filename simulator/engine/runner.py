@@ -5,6 +5,7 @@ outside the timing, at the scenario's cadence. Every iteration is committed to
 the trace before the next begins, so a killed run keeps what it did.
 """
 
+import dataclasses
 import math
 import os
 import sys
@@ -63,11 +64,13 @@ def load(name_or_path, overrides=(), seed=None):
 
 
 def prepare(scenario):
-    """Data and problem from the scenario's seed: (model, problem, theory constants, warnings)."""
+    """Data and problem from the scenario's seed: (model, problem, theory constants, warnings). The
+    memory guard runs once the data's sizes are known, before anything of size m is drawn."""
     rngs = streams(scenario.seed)
     dc = scenario.data
     try:
         X, y = make_dataset(dc.kind, dc.n, dc.d, rngs["data"], **dc.dataset_params())
+        check_memory(scenario, *X.shape)
         warning = check_dataset(X, y)
     except DataError as exc:
         raise InputError(f"data: {exc}") from None
@@ -76,12 +79,51 @@ def prepare(scenario):
     return model, problem, model.theory_constants(problem, scenario), [warning] if warning else []
 
 
-def estimate_memory(scenario):
-    """Bytes the run needs at its peak, roughly (the model's and the solver's arrays + 300 MB)."""
-    n, d, m = scenario.data.n or 0, scenario.data.d or 0, scenario.network.m
-    words = get_model(scenario.network.kind).memory_words(n, d, m)
-    words += get_solver(scenario.solver.name).memory_words(n, d, m, scenario.solver.options)
-    return 8 * words + 300 * 2**20
+#: what a Python process with numpy, numba, h5py and the simulator's kernels loaded holds (measured
+#: 230-260 MB) plus slack for temporaries the word counts leave out
+BASE_BYTES = 300 * 2**20
+
+#: the fields a memory estimate depends on, halved one at a time to find the one that drives it
+_SIZE_FIELDS = ("network.m", "data.n", "data.d", "solver.sketch_rows")
+
+
+def estimate_memory(scenario, n=None, d=None):
+    """Bytes the run needs at its peak: the model's and the solver's words (their own accounts, for the
+    solver and options chosen) + BASE_BYTES. n, d: the data's sizes when the scenario leaves them open."""
+    return _estimate(scenario, {"network.m": scenario.network.m, "data.n": n or scenario.data.n or 0,
+                                "data.d": d or scenario.data.d or 0,
+                                "solver.sketch_rows": scenario.solver.options.get("sketch_rows")})
+
+
+def _estimate(scenario, sizes):
+    n, d, m = sizes["data.n"], sizes["data.d"], sizes["network.m"]
+    options = dict(scenario.solver.options)
+    if sizes["solver.sketch_rows"] is not None:
+        options["sketch_rows"] = sizes["solver.sketch_rows"]
+    model = get_model(scenario.network.kind)
+    k = model.expected_active(dataclasses.replace(scenario, data=dataclasses.replace(scenario.data, n=n),
+                                                  network=dataclasses.replace(scenario.network, m=m)))
+    words = model.memory_words(n, d, m)
+    words += get_solver(scenario.solver.name).memory_words(n, d, m, options, k=k)
+    return 8 * words + BASE_BYTES
+
+
+def memory_drivers(scenario, n=None, d=None):
+    """The size fields whose halving lowers the estimate most (those within half of the best), best
+    first: the ones to name when the run does not fit."""
+    sizes = {"network.m": scenario.network.m, "data.n": n or scenario.data.n or 0,
+             "data.d": d or scenario.data.d or 0, "solver.sketch_rows": scenario.solver.options.get("sketch_rows")}
+    full = _estimate(scenario, sizes)
+    saved = {}
+    for key in _SIZE_FIELDS:
+        value = sizes[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+            continue  # "auto", absent, or too small to halve
+        saved[key] = full - _estimate(scenario, {**sizes, key: value // 2})
+    if not saved:
+        return ["network.m"]
+    top = max(saved.values())
+    return sorted((k for k, v in saved.items() if v >= 0.5 * top), key=lambda k: -saved[k])
 
 
 def available_memory():
@@ -104,11 +146,13 @@ def check_options(scenario):
         raise InputError(str(exc)) from None
 
 
-def check_memory(scenario):
-    need, have = estimate_memory(scenario), available_memory()
+def check_memory(scenario, n=None, d=None):
+    """InputError naming the size field that drives the estimate when the run would not fit."""
+    need, have = estimate_memory(scenario, n, d), available_memory()
     if need > have:
-        raise InputError(f"network.m: the run needs about {need / 2**30:.1f} GiB but only "
-                         f"{have / 2**30:.1f} GiB is available; lower network.m or data.n")
+        keys = memory_drivers(scenario, n, d)
+        raise InputError(f"{keys[0]}: the run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB "
+                         f"is available; lower {' or '.join(keys)} (what its memory grows with most)")
     return need
 
 
@@ -137,8 +181,7 @@ def _progress(total, name, quiet):
 def run_scenario(scenario, out=None, overwrite=False, quiet=True):
     """Run a resolved Scenario into a trace; returns a RunResult. Raises InputError, RunFailed."""
     check_options(scenario)
-    check_memory(scenario)
-    model, problem, theory, warnings = prepare(scenario)
+    model, problem, theory, warnings = prepare(scenario)  # checks the memory once the data's sizes are known
     cls = get_solver(scenario.solver.name)
     options = dict(scenario.solver.options)
     path = Path(out) if out else Path(scenario.output.path) if scenario.output.path else default_out(scenario)

@@ -27,8 +27,10 @@ class ActiveSet(Index):
     counters = ()
 
     @classmethod
-    def memory_words(cls, n, d, m):
-        return 3 * n * m  # bounded like the incidence (K ⊆ [m] with its points and leaves)
+    def memory_words(cls, n, d, m, k=None):
+        # K_0 with each neuron's points and leaves (≤ n each), its rows of C; Init works block by block
+        k = m if k is None else k
+        return 3 * n * k + 4 * k
 
     def build(self):
         p = self.problem

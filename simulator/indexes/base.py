@@ -57,8 +57,9 @@ class Index:
         self.leaf_update = options.get("leaf_update", "inner-product")  # "inner-product" | "gram"
 
     @classmethod
-    def memory_words(cls, n, d, m):
-        """8-byte words the index holds at its peak, for the engine's memory guard."""
+    def memory_words(cls, n, d, m, k=None):
+        """8-byte words the index holds at its peak, for the engine's memory guard; k: the expected
+        number of neurons that fire on some point at t = 0, |K_0| (None: m)."""
         raise NotImplementedError
 
     def build(self):

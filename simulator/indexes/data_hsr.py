@@ -22,8 +22,8 @@ class DataHSR(ExplicitWeightsIndex):
     counters = ("query_nodes", "memberships_changed")
 
     @classmethod
-    def memory_words(cls, n, d, m):
-        return m * d + m * n // 2 + n * m  # explicit W, positions (int32), member lists
+    def memory_words(cls, n, d, m, k=None):
+        return m * d + m * n // 2 + 2 * n * m  # explicit W, positions (int32), member lists; leaves at Init
 
     def build(self):
         p = self.problem

@@ -25,8 +25,8 @@ class DriftSlack(PointMajorIndex):
     counters = ("query_nodes", "candidates")
 
     @classmethod
-    def memory_words(cls, n, d, m):
-        return 2 * n * padded_size(m)  # the n trees
+    def memory_words(cls, n, d, m, k=None):
+        return 2 * n * padded_size(m) + n * m  # the n trees over W0's leaves, and the leaf matrix
 
     def build(self):
         p = self.problem

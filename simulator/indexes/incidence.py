@@ -14,7 +14,7 @@ class IncidenceIndex(PointMajorIndex):
     counters = ("memberships_changed",)
 
     @classmethod
-    def memory_words(cls, n, d, m):
+    def memory_words(cls, n, d, m, k=None):
         return 3 * n * m  # leaves, member lists, positions
 
     def build(self):

@@ -30,8 +30,8 @@ class LSHIndex(ExplicitWeightsIndex):
     audits = ("missed", "false_reported")
 
     @classmethod
-    def memory_words(cls, n, d, m):
-        return m * d + 2 * 16 * m  # explicit W, per table the order and sorted codes (L ≤ 16 typical)
+    def memory_words(cls, n, d, m, k=None):
+        return m * d + 2 * 16 * m + n * m  # explicit W, per table the order and sorted codes (L ≤ 16 typical); audit
 
     def build(self):
         p, o = self.problem, self.options

@@ -16,8 +16,8 @@ class TreeIndex(PointMajorIndex):
     sorted_K = True  # the batched Update walks leaves in ascending order
 
     @classmethod
-    def memory_words(cls, n, d, m):
-        return 2 * n * padded_size(m)  # the n trees
+    def memory_words(cls, n, d, m, k=None):
+        return 2 * n * padded_size(m) + n * m  # the n trees, and the leaf matrix U0 they are built from
 
     def build(self):
         p = self.problem

@@ -20,8 +20,8 @@ class WeightsHSR(ExplicitWeightsIndex):
     counters = ("query_nodes", "update_nodes", "rebuilds")
 
     @classmethod
-    def memory_words(cls, n, d, m):
-        return 3 * m * d + 3 * m  # the tree's points, centres and radii (≤ 2m nodes), ids
+    def memory_words(cls, n, d, m, k=None):
+        return 3 * m * d + 3 * m + n * m  # the tree's points, centres and radii (≤ 2m nodes), ids; fire sets at Init
 
     def build(self):
         p = self.problem

@@ -172,6 +172,10 @@ def initial_scales(problem, f0):
     return {"f0_max_abs": float(np.max(np.abs(f0)))}
 
 
+def expected_active(scenario):
+    return None  # the two-layer notion of K_0 does not apply
+
+
 def memory_words(n, d, m):
     """W_L(0)ᵀ, one block of a middle layer, and the (n, m) arrays V, h, Z0 and their sparse copy."""
     return m * m + _BLOCK * m + 6 * n * m + m * d

@@ -162,11 +162,30 @@ def trace_data(problem, scenario):
 def initial_scales(problem, f0):
     """Lemma 4.2's quantities at W0 (checked by `validate`): ‖W0‖₂/√m and max_i |f0(x_i)|."""
     W0 = problem.W0
-    top = float(np.linalg.eigvalsh(W0.T @ W0)[-1])  # ‖W0‖₂² from the d×d Gram, O(md²)
+    if problem.d <= 2048:
+        top = float(np.linalg.eigvalsh(W0.T @ W0)[-1])  # ‖W0‖₂² from the d×d Gram, O(md²)
+    else:  # a d × d Gram would not fit (d = 10⁵ is 75 GiB): the top singular value by Lanczos, O(md) memory
+        from scipy.sparse.linalg import svds
+
+        top = float(svds(W0, k=1, return_singular_vectors=False, random_state=0)[0]) ** 2
     return {"W0_norm_over_sqrt_m": math.sqrt(max(top, 0.0) / problem.m),
             "f0_max_abs": float(np.max(np.abs(f0)))}
 
 
 def memory_words(n, d, m):
-    """8-byte words the problem itself holds at its peak: W0, a, drift/marks, the initial leaf matrix."""
-    return m * d + 3 * m + n * m
+    """8-byte words the problem and the engine hold at their peak, beside the solver's: W0 and a; the
+    per-neuron metrics (drift, its sorted copy for the quantiles, marks); the n × n matrices (X Xᵀ, the
+    data check, the exact NTK and its eigendecomposition); X."""
+    return m * d + 5 * m + 8 * n * n + 2 * n * d
+
+
+def expected_active(scenario):
+    """The expected |K_0| = |∪_i S_i(0)|: each neuron fires on x_i with probability Q(b), so about
+    m·(1 − (1 − Q(b))^n) neurons fire on some point (fewer when the points are correlated)."""
+    from simulator.config import resolve_b
+
+    n, m = scenario.data.n, scenario.network.m
+    if n is None:
+        return None
+    q = 0.5 * math.erfc(resolve_b(scenario.network) / math.sqrt(2.0))
+    return int(min(m, math.ceil(m * -math.expm1(n * math.log1p(-q)))))

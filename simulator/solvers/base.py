@@ -135,8 +135,9 @@ class Solver:
         before anything is written (the default: none)."""
 
     @classmethod
-    def memory_words(cls, n, d, m, options):
-        """8-byte words the solver holds at its peak for these sizes and options (the memory guard)."""
+    def memory_words(cls, n, d, m, options, k=None):
+        """8-byte words the solver holds at its peak for these sizes and options (the memory guard);
+        k: the expected |K_0| (neurons firing on some point at t = 0) where the model knows it, else None."""
         raise NotImplementedError
 
     def _init(self, record):

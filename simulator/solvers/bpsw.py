@@ -11,7 +11,7 @@ import numpy as np
 
 from simulator.solvers.base import check_fire_counts
 from simulator.solvers.dense import DenseSolver
-from simulator.solvers.regression import pcg, preconditioner, sketch_jacobian, sketch_rows
+from simulator.solvers.regression import pcg, preconditioner, sketch_jacobian, sketch_rows, sketch_words
 
 # Neurons per block of the G·v product: a 4096×d block of Jᵀv (1 MiB at d = 32) stays in cache
 # between the two GEMMs that write and read it. Building all of Jᵀv as one (m, d) array was ~30%
@@ -24,6 +24,10 @@ class BPSW(DenseSolver):
     phases = ("sketch", "regression", "update")
     direction = "sketched"
     counters = ("neurons_changed", "reg_iterations", "reg_residual", "sketch_rows")
+
+    @classmethod
+    def memory_words(cls, n, d, m, options, k=None):
+        return super().memory_words(n, d, m, options) + sketch_words(options, n, d, m)
 
     def _init(self, record):
         super()._init(record)

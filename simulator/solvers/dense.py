@@ -33,7 +33,7 @@ class DenseSolver(Solver):
     counters = ("neurons_changed",)
 
     @classmethod
-    def memory_words(cls, n, d, m, options):
+    def memory_words(cls, n, d, m, options, k=None):
         return 2 * m * d + 4 * n * m  # W, its step, U, F and products
 
     def _init(self, record):

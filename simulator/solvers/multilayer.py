@@ -236,7 +236,7 @@ class Multilayer(LayerLSolver):
                              f"small m: s·m² = {s}·{m}² exceeds {GAUSSIAN_MAX}; use tensorsketch or tensor-srht")
 
     @classmethod
-    def memory_words(cls, n, d, m, options):
+    def memory_words(cls, n, d, m, options, k=None):
         o = options or {}
         words = 12 * n * m  # Z, its mask, U, h_L, Zbase, the step's factor, sketch inputs
         if o.get("delta_form", "factors") != "pv":

@@ -29,7 +29,7 @@ class MultilayerDense(LayerLSolver):
         self.explicit = o["jacobian"] == "explicit" or (o["jacobian"] == "auto" and n * m * m <= EXPLICIT_MAX)
 
     @classmethod
-    def memory_words(cls, n, d, m, options):
+    def memory_words(cls, n, d, m, options, k=None):
         o = options or {}
         words = m * m + 8 * n * m
         if o.get("jacobian", "auto") == "explicit" or (o.get("jacobian", "auto") == "auto" and n * m * m <= EXPLICIT_MAX):

@@ -23,6 +23,17 @@ def sketch_rows(options, n):
     return _sk.default_sketch_rows(n, eps=options["eps_sketch"], nnz=nnz), nnz
 
 
+def sketch_words(options, n, d, m):
+    """8-byte words a sketch of Jᵀ holds: B (s × n) and its QR; the dense references also S or Jᵀ."""
+    s, _ = sketch_rows(options, n)
+    words = 3 * s * n
+    if options["sketch"] == "gaussian":
+        words += s * m * d + m * d * n  # S (s × md) and the dense Jᵀ
+    elif options["sketch"] == "srht":
+        words += 2 * (1 << max(m * d - 1, 1).bit_length()) * n  # Jᵀ padded to a power of two, transformed
+    return words
+
+
 def sketch_jacobian(kind, indptr, indices, problem, s, nnz, seed):
     """B = S·J_tᵀ (s × n). OSNAP/CountSketch never form S or J (O(nnz·d·s_nnz));
     Gaussian and SRHT are dense references for small sizes (O(md) memory)."""

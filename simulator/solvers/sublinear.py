@@ -27,6 +27,7 @@ import numpy as np
 from simulator.indexes import get_index
 from simulator.kernels import jacobian as _jac
 from simulator.models.two_layer import ImplicitWeights
+from simulator.solvers.regression import sketch_words
 from simulator.solvers.base import NumericalError, Solver
 from simulator.solvers.directions import make_direction
 
@@ -49,9 +50,14 @@ class Sublinear(Solver):
         return self.options["step"]
 
     @classmethod
-    def memory_words(cls, n, d, m, options):
-        # the index, and the implicit-weight coefficients if every neuron moves
-        return get_index(options["index"]).memory_words(n, d, m) + n * m
+    def memory_words(cls, n, d, m, options, k=None):
+        # the index, the implicit-weight coefficients of the neurons that move (all in K_0, K_{t+1} ⊆ K_t),
+        # and the sketch of a sketched direction
+        k = m if k is None else k
+        words = get_index(options["index"]).memory_words(n, d, m, k=k) + n * k
+        if options.get("step", "gauss-newton") == "gauss-newton" and options.get("regression") in ("paper", "pcg"):
+            words += sketch_words(options, n, d, m)
+        return words
 
     def _init(self, record):
         p = self.problem
