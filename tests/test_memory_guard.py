@@ -50,3 +50,13 @@ def test_a_refused_run_writes_nothing(tmp_path, monkeypatch):
     msg = str(info.value)
     assert msg.startswith("data.n: the run needs about") and "lower data.n" in msg and "\n" not in msg
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_kernels_cached_sees_numba_index_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    (tmp_path / "sub").mkdir()
+    before = runner.kernels_cached()
+    (tmp_path / "sub" / "k.f-1.py311.nbi").write_bytes(b"")
+    assert runner.kernels_cached()
+    # the suite has compiled the kernels by now (cache=True), beside their sources
+    assert before == any((runner.Path(runner.__file__).parent.parent / "kernels" / "__pycache__").glob("*.nbi"))

@@ -172,6 +172,22 @@ def open_trace(path, overwrite, attrs, default=False):
 
 
 # -- the run ----------------------------------------------------------------------
+def kernels_cached():
+    """Whether Numba's cache holds compiled kernels of this install (else the first run compiles them,
+    8-10 s): index files next to the kernels' sources, or under NUMBA_CACHE_DIR when that is set."""
+    kernels = Path(__file__).resolve().parent.parent / "kernels"
+    places = [kernels / "__pycache__"]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    return any(next(place.rglob("*.nbi"), None) is not None for place in places if place.is_dir())
+
+
+def _compile_notice(quiet):
+    """On a terminal, say why the first run sits silent for seconds."""
+    if not quiet and sys.stderr.isatty() and not kernels_cached():
+        print("compiling kernels (first run only; cached afterwards) ...", file=sys.stderr, flush=True)
+
+
 def _progress(total, name, quiet):
     from tqdm import tqdm
 
@@ -181,6 +197,7 @@ def _progress(total, name, quiet):
 def run_scenario(scenario, out=None, overwrite=False, quiet=True):
     """Run a resolved Scenario into a trace; returns a RunResult. Raises InputError, RunFailed."""
     check_options(scenario)
+    _compile_notice(quiet)
     model, problem, theory, warnings = prepare(scenario)  # checks the memory once the data's sizes are known
     cls = get_solver(scenario.solver.name)
     options = dict(scenario.solver.options)
