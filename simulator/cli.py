@@ -101,8 +101,16 @@ def run(name, overrides, seed, out, overwrite, quiet):
         _interrupted_exit(exc, "the trace is marked 'interrupted' and keeps every completed iteration")
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
-    click.echo(f"scenario   {scenario.name} (solver {scenario.solver.name}, m={scenario.network.m}, "
-               f"n={scenario.data.n}, d={scenario.data.d}, seed={scenario.seed})")
+    from simulator.engine.trace import Trace, TraceError
+
+    sizes = {"m": scenario.network.m, "n": scenario.data.n, "d": scenario.data.d}
+    try:  # the sizes the run used (data from a file: n and d are the file's), as its trace records them
+        with Trace(result.path) as tr:
+            sizes.update({k: tr.attrs[k] for k in sizes if k in tr.attrs})
+    except (TraceError, OSError):
+        pass  # the scenario's values, then
+    click.echo(f"scenario   {scenario.name} (solver {scenario.solver.name}, m={sizes['m']}, "
+               f"n={sizes['n']}, d={sizes['d']}, seed={scenario.seed})")
     click.echo(f"iterations {result.iterations}")
     click.echo(f"loss       {result.loss0:.3e} -> {result.loss:.3e}")
     click.echo(f"time       init {result.init_seconds:.3f} s, median step {result.median_step_seconds:.4f} s")
@@ -114,7 +122,7 @@ def run(name, overrides, seed, out, overwrite, quiet):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def inspect(trace, as_json):
     """Summarise TRACE: status, scenario, iterations, final loss, per-metric first/last/min/max."""
-    from simulator.engine.inspect import summarize
+    from simulator.engine.inspect import format_metrics, summarize
 
     tr = _open_trace(trace)
     with tr:
@@ -129,10 +137,94 @@ def inspect(trace, as_json):
     for key in ("b", "lambda", "delta", "R0"):
         if key in summary["theory"]:
             click.echo(f"{key:10s} {summary['theory'][key]:.6g}")
-    click.echo(f"{'metric':18s} {'units':13s} {'first':>12s} {'last':>12s} {'min':>12s} {'max':>12s}")
-    for name, m in summary["metrics"].items():
-        cells = [f"{m[k]:12.5g}" if m[k] is not None else f"{'-':>12s}" for k in ("first", "last", "min", "max")]
-        click.echo(f"{name:18s} {m['units']:13s} " + " ".join(cells))
+    click.echo(format_metrics(summary["metrics"]), nl=False)
+
+
+@cli.command()
+@click.argument("traces", nargs=-1, type=click.Path(), metavar="TRACE TRACE...")
+@click.option("--target", type=float, default=None, metavar="REL",
+              help="Loss to reach, relative to each run's initial loss (default 1e-6): the table gives "
+                   "init + step seconds until loss <= REL * loss0.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("-o", "--out-dir", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Also draw figures overlaying the runs into this directory as compare-*.png "
+                   "(needs matplotlib); created if missing.")
+@click.option("--overwrite", is_flag=True, help="Replace PNGs that already exist in --out-dir (without it, refuse).")
+@click.option("--allow-different", is_flag=True,
+              help="Compare traces of different problems anyway (a warning line says what differs).")
+def compare(traces, target, as_json, out_dir, overwrite, allow_different):
+    """Compare runs on one problem side by side: TRACE TRACE... (at least two).
+
+    One column per run: scenario, solver, solver_direction and the solver_* options that differ
+    between the runs, iterations, status, initial and final loss, init seconds, median step
+    seconds, the time to reach --target (init + the step seconds until loss <= REL * loss0) and
+    each run's median step over the first run's. The traces must be the same problem: model,
+    n, d, m, b (multilayer: layers, alpha, seed) and /data/X, /data/y equal (without /data/X: the
+    seed and the scenario's [data] table); otherwise exit 2 naming what differs, unless
+    --allow-different. With -o DIR: loss against iteration and against seconds, fire-set sizes
+    and the largest drift, one line per run; a figure whose metric no trace has is skipped,
+    with the reason.
+    """
+    import contextlib
+    import math
+    import os
+    from pathlib import Path
+
+    from simulator.engine import compare as cmp
+
+    if len(traces) < 2:
+        _fail_input(f"compare needs at least two traces, got {len(traces)}")
+    target = cmp.DEFAULT_TARGET if target is None else target
+    if not (target > 0 and math.isfinite(target)):
+        _fail_input(f"--target: must be a positive number (relative to the initial loss), got {target}")
+    if out_dir is not None:
+        from simulator.engine.plots import PlotDependencyError, _matplotlib
+
+        try:
+            _matplotlib()
+        except PlotDependencyError as exc:
+            _fail_input(str(exc))
+        if Path(out_dir).exists() and not Path(out_dir).is_dir():
+            _fail_input(f"{out_dir}: exists and is not a directory")
+    with contextlib.ExitStack() as stack:
+        trs = [stack.enter_context(_open_trace(path)) for path in traces]
+        for i in range(len(traces)):
+            for j in range(i):
+                if os.path.samefile(traces[i], traces[j]):
+                    _fail_input(f"{traces[j]} and {traces[i]} are the same file; give each trace once")
+        names = cmp.display_names(trs)
+        differences = cmp.problem_differences(trs, names)
+        if differences and not allow_different:
+            more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+            _fail_input(f"not the same problem: {differences[0]}{more}; --allow-different compares anyway")
+        rows = cmp.compare_rows(trs, target=target, names=names)
+        written = None
+        if out_dir is not None:
+            try:
+                written = cmp.plot_compare(trs, out_dir, overwrite=overwrite, target=target)
+            except FileExistsError as exc:
+                _fail_input(str(exc))
+            except OSError as exc:
+                _fail_input(f"{out_dir}: {exc}")
+        problem = cmp.problem_summary(trs)
+    if differences:
+        click.echo(f"warning: not the same problem, compared anyway: {'; '.join(differences)}", err=True)
+    if as_json:
+        doc = {"problem": problem, "same_problem": not differences, "differences": differences,
+               "target": target, "runs": rows}
+        if written is not None:
+            doc["figures"] = [str(p) for p in written]
+            doc["skipped"] = dict(written.skipped)
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        note = " (of the first trace; see the warning)" if differences else ""
+        click.echo(f"problem  {problem}{note}")
+        click.echo()
+        click.echo(cmp.format_table(rows, target), nl=False)
+        for path in written or ():
+            click.echo(str(path))
+    for key, reason in (written.skipped.items() if written is not None else ()):
+        click.echo(f"skipped {key}: {reason}", err=True)
 
 
 @cli.command()
