@@ -487,7 +487,7 @@ def plot_compare(traces, outdir, overwrite=False, target=DEFAULT_TARGET, labels=
     without matplotlib; FileExistsError when a PNG to be written exists and overwrite is false
     (checked before anything is written).
     """
-    from simulator.engine.plots import DPI, PlotResult, _Canvas, _matplotlib
+    from simulator.engine.plots import PlotResult, _Canvas, _matplotlib, save_figures
 
     mpl = _matplotlib()
     opened = [Trace(t) for t in traces if not isinstance(t, Trace)]
@@ -507,23 +507,7 @@ def plot_compare(traces, outdir, overwrite=False, target=DEFAULT_TARGET, labels=
                 result.skipped[key] = reason
             else:
                 drawn.append((key, cv))
-        if not overwrite:
-            existing = [str(targets[key]) for key, _ in drawn if targets[key].exists()]
-            if existing:
-                more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-                raise FileExistsError(f"{existing[0]} exists{more}; use --overwrite to replace")
-        if drawn:
-            Path(outdir).mkdir(parents=True, exist_ok=True)
-        for key, cv in drawn:
-            path = targets[key]
-            tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-            try:
-                cv.fig.savefig(tmp, format="png", dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.1)
-                os.replace(tmp, path)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
-            result.append(path)
+        result.extend(save_figures(drawn, targets, outdir, overwrite))
         return result
     finally:
         for tr in opened:

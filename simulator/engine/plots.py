@@ -338,6 +338,32 @@ def _specs(tr):
 
 # --------------------------------------------------------------------------- entry point
 
+def save_figures(drawn, targets, outdir, overwrite):
+    """Write the drawn canvases [(key, canvas)] to targets[key] as PNGs; returns the paths. Without
+    `overwrite`, refuses (FileExistsError) before writing anything if one exists; each file is written
+    beside its target and renamed into place, so a reader never sees half a PNG."""
+    if not overwrite:
+        existing = [str(targets[key]) for key, _ in drawn if targets[key].exists()]
+        if existing:
+            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+            raise FileExistsError(f"{existing[0]} exists{more}; use --overwrite to replace")
+    if drawn:
+        Path(outdir).mkdir(parents=True, exist_ok=True)
+    paths = []
+    for key, cv in drawn:
+        path = targets[key]
+        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        try:
+            # "tight" grows the canvas if a long legend would otherwise be cut at the edge
+            cv.fig.savefig(tmp, format="png", dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.1)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        paths.append(path)
+    return paths
+
+
 def figure_paths(trace_path, outdir):
     """{figure key: the PNG path it is written to}."""
     stem = Path(os.fspath(trace_path)).stem
@@ -379,24 +405,7 @@ def plot_trace(trace_path, outdir, overwrite=False, figures=None) -> PlotResult:
                 result.skipped[key] = reason
             else:
                 drawn.append((key, cv))
-        if not overwrite:                # refuse before writing anything
-            existing = [str(targets[key]) for key, _ in drawn if targets[key].exists()]
-            if existing:
-                more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-                raise FileExistsError(f"{existing[0]} exists{more}; use --overwrite to replace")
-        if drawn:
-            Path(outdir).mkdir(parents=True, exist_ok=True)
-        for key, cv in drawn:
-            path = targets[key]
-            tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-            try:
-                # "tight" grows the canvas if a long legend would otherwise be cut at the edge
-                cv.fig.savefig(tmp, format="png", dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.1)
-                os.replace(tmp, path)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
-            result.append(path)
+        result.extend(save_figures(drawn, targets, outdir, overwrite))
         return result
     finally:
         if own:
