@@ -78,7 +78,7 @@ def show(name, overrides):
 @click.option("--seed", type=int, default=None, help="Master seed (sets the scenario's `seed`).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Trace file to write (default: outputs/<name>-<time>.h5).")
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it is a simulator trace that no running process is writing (anything else is refused).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(name, overrides, seed, out, overwrite, quiet):
     """Run scenario NAME (a name from `simulator list` or a .toml path) into a trace.
@@ -231,13 +231,14 @@ def compare(traces, target, as_json, out_dir, overwrite, allow_different):
 @click.argument("trace", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate(trace, as_json):
-    """Check TRACE against the bounds of seed 002 (docs/theory.md §2); results go into the trace's /validation.
+    """Check TRACE against the bounds of the papers of its model (docs/theory.md §2, §8, §9); results go into
+    the trace's /validation (a read-only trace gets the report and a note, and is left as it is).
 
     Each check: holds / fails / not applicable, with the measured value and the bound (and the first
     failing iteration for per-iteration checks). Bounds known only up to a constant report
     `ratio` (measured / bound) instead of pass/fail. Exit code 1 when any check fails.
     """
-    from simulator.engine.trace import TraceError, write_validation
+    from simulator.engine.trace import ReadOnlyTrace, TraceError, write_validation
     from simulator.engine.validate import FAILS, outcome, run_checks
 
     tr = _open_trace(trace)
@@ -246,8 +247,12 @@ def validate(trace, as_json):
             results = run_checks(tr)
         except KeyError as exc:
             _fail_input(f"{trace}: the trace lacks {exc.args[0]!r}; was it written by `simulator run`?")
+        except TraceError as exc:
+            _fail_input(str(exc))
     try:
         write_validation(trace, results, attrs={"outcome": outcome(results)})
+    except ReadOnlyTrace as exc:
+        click.echo(f"note: {exc}", err=True)
     except (TraceError, OSError) as exc:
         _fail_input(str(exc))
     if as_json:

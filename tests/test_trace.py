@@ -192,8 +192,8 @@ def test_late_metric_is_backfilled(tmp_path):
 def test_registry_covers_design():
     for name, (kind, _) in DESIGN_METRICS.items():
         assert name in METRICS, name
-        units, description, k = METRICS[name]
-        assert k == kind and units and description
+        units, description, k, long_name = METRICS[name]
+        assert k == kind and units and description and long_name
 
 
 def test_units_description_and_dimension_scales(tmp_path):

@@ -20,7 +20,7 @@ from simulator.config import ConfigError, load_scenario, scenario_to_toml
 from simulator.data import DataError, check_dataset, make_dataset
 from simulator.engine import interrupts
 from simulator.engine.metrics import Metrics
-from simulator.engine.trace import TraceWriter
+from simulator.engine.trace import TraceError, TraceWriter
 from simulator.models import get_model
 from simulator.solvers import get_solver
 from simulator.streams import streams
@@ -206,58 +206,61 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
              "model": model.KIND, "solver": scenario.solver.name, "simulator_version": __version__, "m": problem.m, "n": problem.n,
              "d": problem.d}
     writer = open_trace(path, overwrite, attrs, default=not out and not scenario.output.path)
-    # translated() inside the writer: an interrupt mangled by compiled code is closed as `interrupted`
-    with writer, interrupts.translated():
-        writer.set_attrs(**theory, data_warning="; ".join(warnings))
-        writer.write_data(**model.trace_data(problem, scenario), w0_limit=scenario.output.store_W0_max)
-        solver = cls(problem, options, lam=theory["lambda"])
-        writer.describe("phase_seconds", phases=list(solver.phases))
-        if "phase_flops" in solver.counters:
-            writer.describe("phase_flops", phases=list(solver.phases))
-        rec = solver.init()
-        init_seconds = rec.seconds
-        writer.set_attrs(init_seconds=init_seconds, **{f"solver_{k}": v for k, v in solver.info.items()})
-        if rec.error:
-            writer.finish("failed", f"init: {rec.error}")
-            raise RunFailed(f"init: {rec.error}", path)
-        metrics = Metrics(solver, scenario.metrics)
-        row = metrics.state(0, full=True)
-        writer.set_attrs(**model.initial_scales(problem, solver.predictions()))
-        writer.append_state(0, row)
-        loss0 = loss = row["loss"]
-        stop = scenario.stopping
-        result = RunResult(path, "running", 0, loss0, loss, init_seconds, warnings=warnings)
-        bar = _progress(stop.max_iterations, scenario.name, quiet)
-        try:
-            for t in range(1, stop.max_iterations + 1):
-                interrupts.check()  # a Ctrl-C/SIGTERM whose exception was swallowed on the way
-                if _reached(loss, loss0, stop):
-                    break
-                rec = solver.step()
-                if rec.error:
-                    writer.finish("failed", f"step {t}: {rec.error}")
-                    raise RunFailed(f"step {t}: {rec.error}", path)
-                full = t % scenario.metrics.every == 0 or t == stop.max_iterations
-                state = metrics.state(t, full=full)
-                step = _step_row(solver, rec)
-                if scenario.metrics.sketch_distortion:
-                    step["sketch_eps"] = metrics.sketch_eps()
-                loss = state["loss"]
-                if not math.isfinite(loss):
+    try:
+        # translated() inside the writer: an interrupt mangled by compiled code is closed as `interrupted`
+        with writer, interrupts.translated():
+            writer.set_attrs(**theory, data_warning="; ".join(warnings))
+            writer.write_data(**model.trace_data(problem, scenario), w0_limit=scenario.output.store_W0_max)
+            solver = cls(problem, options, lam=theory["lambda"])
+            writer.describe("phase_seconds", phases=list(solver.phases))
+            if "phase_flops" in solver.counters:
+                writer.describe("phase_flops", phases=list(solver.phases))
+            rec = solver.init()
+            init_seconds = rec.seconds
+            writer.set_attrs(init_seconds=init_seconds, **{f"solver_{k}": v for k, v in solver.info.items()})
+            if rec.error:
+                writer.finish("failed", f"init: {rec.error}")
+                raise RunFailed(f"init: {rec.error}", path)
+            metrics = Metrics(solver, scenario.metrics)
+            row = metrics.state(0, full=True)
+            writer.set_attrs(**model.initial_scales(problem, solver.predictions()))
+            writer.append_state(0, row)
+            loss0 = loss = row["loss"]
+            stop = scenario.stopping
+            result = RunResult(path, "running", 0, loss0, loss, init_seconds, warnings=warnings)
+            bar = _progress(stop.max_iterations, scenario.name, quiet)
+            try:
+                for t in range(1, stop.max_iterations + 1):
+                    interrupts.check()  # a Ctrl-C/SIGTERM whose exception was swallowed on the way
+                    if _reached(loss, loss0, stop):
+                        break
+                    rec = solver.step()
+                    if rec.error:
+                        writer.finish("failed", f"step {t}: {rec.error}")
+                        raise RunFailed(f"step {t}: {rec.error}", path)
+                    full = t % scenario.metrics.every == 0 or t == stop.max_iterations
+                    state = metrics.state(t, full=full)
+                    step = _step_row(solver, rec)
+                    if scenario.metrics.sketch_distortion:
+                        step["sketch_eps"] = metrics.sketch_eps()
+                    loss = state["loss"]
+                    if not math.isfinite(loss):
+                        writer.append_iteration(t, state=state, step=step)
+                        writer.finish("failed", f"step {t}: the loss is not finite ({loss})")
+                        raise RunFailed(f"step {t}: the loss is not finite", path)
+                    if not full and _reached(loss, loss0, stop):
+                        state = metrics.state(t, full=True)  # the last state always gets every metric
                     writer.append_iteration(t, state=state, step=step)
-                    writer.finish("failed", f"step {t}: the loss is not finite ({loss})")
-                    raise RunFailed(f"step {t}: the loss is not finite", path)
-                if not full and _reached(loss, loss0, stop):
-                    state = metrics.state(t, full=True)  # the last state always gets every metric
-                writer.append_iteration(t, state=state, step=step)
-                result.step_seconds.append(step["step_seconds"])
-                result.iterations = t
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3e}")
-        finally:
-            bar.close()
-        writer.write_final(solver.final_state(store_weights=problem.weight_entries <= scenario.output.store_W0_max))
-        writer.finish("completed")
+                    result.step_seconds.append(step["step_seconds"])
+                    result.iterations = t
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.3e}")
+            finally:
+                bar.close()
+            writer.write_final(solver.final_state(store_weights=problem.weight_entries <= scenario.output.store_W0_max))
+            writer.finish("completed")
+    except TraceError as exc:  # the trace was replaced or removed under the run
+        raise RunFailed(str(exc), path) from None
     result.status = "completed"
     result.loss = loss
     return result

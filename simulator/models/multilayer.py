@@ -164,6 +164,7 @@ def trace_data(problem, scenario):
     """/data: X, y, a, W_L(0) (while small) and the active counts of the frozen layers."""
     return {"X": problem.X, "y": problem.y, "a": problem.a, "W0": problem.WLt.T,
             "active_per_layer": problem.active_below,
+            "dims": {"W0": ("neuron", "neuron_in"), "active_per_layer": ("frozen_layer", "point")},
             "note": f"W0 = W_L(0), drawn from the 'init' stream of seed {scenario.seed} after a, W_1 … W_(L-1) "
                     "(simulator.models.multilayer.make_problem)"}
 
