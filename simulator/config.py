@@ -21,8 +21,11 @@ Every key is a :class:`simulator.options.Field` (solver options too). Every key 
 ``name`` has a default, written once, in ``SCHEMA`` (and ``TOP_FIELDS``); the dataclasses
 take theirs from there. ``name`` defaults to the file stem when loading a file. Errors are
 :class:`ConfigError` with a one-line message ``<file>: <field.path>: <problem>`` (or
-``--set <field.path>: <problem>`` for overrides). Only the fields are checked here; data
-validity and memory needs are the engine's job.
+``--set <field.path>: <problem>`` for overrides). Each field is checked against its Field, and
+what depends on the sizes (n, d, m) is checked as far as the scenario gives them: the solver's
+options (``simulator.solvers.check_options``: e.g. sketch_rows >= n) and cluster centres drawn
+beyond any use. A file that sets no key at all is refused. The data themselves (a file's
+contents, duplicates) and the memory a run needs are the engine's job.
 """
 
 import dataclasses
@@ -37,7 +40,7 @@ from pathlib import Path
 from simulator import ntk
 from simulator.models import MODEL_NAMES
 from simulator.options import BadValue, Field, check_value, describe_value, format_value, suggest
-from simulator.solvers import SOLVER_MODELS, SOLVER_OPTIONS
+from simulator.solvers import SOLVER_MODELS, SOLVER_OPTIONS, check_options
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
@@ -72,15 +75,16 @@ class ConfigError(ValueError):
 TOP_FIELDS = {
     "name": Field("str", None, "scenario identifier ([A-Za-z0-9._-], used in output file names)"),
     "description": Field("str", "", "one-paragraph description shown by `simulator list`"),
-    "seed": Field("int", 0, "master seed; all random streams (data, init, sketch, ...) are spawned from it",
-                  minimum=0),
+    "seed": Field("int", 0, "master seed in [0, 2^63 - 1] (stored as an int64 attr); all random streams "
+                  "(data, init, sketch, ...) are spawned from it", minimum=0),  # < 2^63: every int Field
 }
 
 SCHEMA = {
     "data": {
         "kind": Field("str", "sphere", "sphere | clusters | file", choices=("sphere", "clusters", "file")),
         "n": Field("int", 16, "number of data points (kind=file: optional, keep the first n rows)", minimum=2),
-        "d": Field("int", 16, "input dimension (kind=file: optional, must match the file)", minimum=1),
+        # d = 1: every unit-norm point is +1 or -1, so any two points are parallel or antipodal (δ = 0)
+        "d": Field("int", 16, "input dimension, at least 2 (kind=file: optional, must match the file)", minimum=2),
         "labels": Field("str", "gaussian", "gaussian | sign | teacher (ignored for kind=file)",
                         choices=("gaussian", "sign", "teacher")),
         "clusters": Field("int", 4, "number of clusters (kind=clusters)", minimum=1),
@@ -435,9 +439,33 @@ def _build(raw, ctx, default_name=None):
                         f"{net['kind']}: {', '.join(fit)})", related=("network.kind",))
     rest = {sec: _SECTION_CLASSES[sec](**_build_section(ctx, sec, _check_table(ctx, raw, sec)))
             for sec in ("stopping", "metrics", "theory", "output", "sweep")}
+    _check_sizes(ctx, data, net, solver)
     return Scenario(name=top["name"], description=top["description"], seed=top["seed"],
                     data=DataConfig(**data), network=NetworkConfig(**net), solver=solver,
                     source=ctx.source, **rest)
+
+
+#: cluster centres (clusters × d entries) drawn beyond the n used are refused above this many bytes
+CENTRES_MAX_BYTES = 2**30
+
+_KEY_RE = re.compile(r"^((?:solver|network|data)\.[A-Za-z_]+): (.*)$", re.S)
+
+
+def _check_sizes(ctx, data, net, solver):
+    """What depends on the sizes n, d, m (n, d None for data from a file that does not give them)."""
+    n, d, m = data["n"], data["d"], net["m"]
+    # A b under which few neurons fire is not refused here: whether a fire set is empty depends on the draw of
+    # W0, and the run stops with "empty fire set" (exit 1, the trace says so), as the width-threshold runs expect.
+    if data["kind"] == "clusters" and data["clusters"] > n and 8 * data["clusters"] * d > CENTRES_MAX_BYTES:
+        raise ctx.error("data.clusters", f"{data['clusters']} clusters would draw {data['clusters']} centres in d = {d} "
+                        f"(more than {CENTRES_MAX_BYTES // 2**30} GiB) but only the first n = {n} are used (point i "
+                        f"belongs to cluster i mod clusters); give at most n")
+    try:
+        check_options(solver.name, n, d, m, solver.options)
+    except ValueError as exc:
+        match = _KEY_RE.match(str(exc))
+        path, problem = (match.group(1), match.group(2)) if match else ("solver.name", str(exc))
+        raise ctx.error(path, problem) from None
 
 
 #: keys of [network] that only one model reads, and their defaults there
@@ -497,8 +525,11 @@ def parse_override_value(text):
     true → bool, "x" → str), ``2^16`` (or ``2**16``) → int 65536, anything else → the bare
     string (so ``solver.regression=pcg`` works without quotes)."""
     m = _POW_RE.match(text)
-    if m:
-        return int(m.group(1)) ** int(m.group(2))
+    if m:  # the sign binds looser than the power, as in writing: -2^2 = -(2^2) = -4
+        base, exp = int(m.group(1).lstrip("+-")), int(m.group(2))
+        if base > 1 and exp * math.log2(base) > 4096:  # far beyond any setting: not computed (10^10^9 would hang)
+            return text.strip()
+        return (-1 if m.group(1).startswith("-") else 1) * base ** exp
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -611,6 +642,12 @@ def load_scenario(name_or_path, overrides=(), seed=None):
     """
     path = scenario_path(name_or_path)
     raw = _read_toml(path)
+    if not raw:
+        # almost always a mistake (a truncated or unsaved file, the wrong path); running it would quietly run
+        # every default and write a trace named after the file
+        raise ConfigError(f"empty scenario: the file sets no key, so every setting would take its default; "
+                          f"write at least one (e.g. name = {json.dumps(path.stem)}), or run a packaged scenario "
+                          f"such as quickstart", source=str(path))
     return scenario_from_dict(raw, source=str(path), overrides=overrides, seed=seed,
                               default_name=path.stem)
 

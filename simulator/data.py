@@ -110,7 +110,14 @@ def normalize_rows(X, where=""):
     if X.ndim != 2:
         raise DataError(f"{pre}X must be a 2-D array (n, d), got shape {X.shape}")
     _check_finite(X, None, where)
-    norms = np.linalg.norm(X, axis=1)
+    with np.errstate(over="ignore", under="ignore"):
+        norms = np.linalg.norm(X, axis=1)
+    # rows whose squares overflow (entries ~1e155 and up) or underflow to a zero norm: scale by the
+    # largest entry first. Only those rows, so ordinary data normalise exactly as before.
+    odd = np.flatnonzero(~np.isfinite(norms) | ((norms == 0.0) & np.any(X != 0.0, axis=1)))
+    if odd.size:
+        big = np.abs(X[odd]).max(axis=1)
+        norms[odd] = big * np.linalg.norm(X[odd] / big[:, None], axis=1)
     zero = np.flatnonzero(norms == 0.0)
     if zero.size:
         raise DataError(f"{pre}row {int(zero[0])} of X is zero and cannot be normalised to unit norm"
@@ -199,36 +206,96 @@ def _labels(kind, X, rng):
     raise ValueError(f"unknown labels {kind!r}; choose one of {', '.join(LABELS)}")
 
 
-def _read_text(path):
-    """Read a delimited text file: comma-separated (or whitespace), optional header line."""
+#: what load_file reads, for messages about a file it cannot
+SUPPORTED = "use HDF5 (datasets X (n, d) and y (n,)) or CSV (a row per point: its features, then y)"
+
+# signatures of binary formats people hand over by mistake, for a message naming what the file is
+_MAGICS = ((b"\x93NUMPY", "a NumPy .npy file"), (b"PK\x03\x04", "a zip archive, e.g. NumPy .npz"),
+           (b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF file"), (b"\x1f\x8b", "a gzip file"),
+           (b"PAR1", "a Parquet file"), (b"\x80", "a Python pickle"))
+
+
+def _unsupported(path, what):
+    return DataError(f"{path}: unsupported format ({what}); {SUPPORTED}")
+
+
+def _decode_text(path, data):
+    """The file's text, or DataError naming a binary format instead of a codec error."""
+    for magic, what in _MAGICS:
+        if data.startswith(magic):
+            raise _unsupported(path, what)
+    if b"\x00" in data[:65536]:
+        raise _unsupported(path, "a binary file, not text")
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read: {e}") from None
+        return data.decode("utf-8-sig")  # a byte-order mark (spreadsheet exports) is not part of the header
+    except UnicodeDecodeError as e:
+        raise _unsupported(path, f"not UTF-8 text: byte 0x{data[e.start]:02x} at offset {e.start}") from None
+
+
+def _fields(line):
+    parts = line.split(",") if "," in line else line.split()
+    out = []
+    for p in parts:
+        p = p.strip()
+        if len(p) >= 2 and p[0] == p[-1] and p[0] in "\"'":  # a quoted field, as some CSV writers write them all
+            p = p[1:-1].strip()
+        out.append(p)
+    return out
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _read_text(path):
+    """Read delimited text: comma-separated (or whitespace), '#' comments, at most one header line.
+
+    A header is the first non-comment line when none of its fields is a number; a line that mixes
+    numbers and other text is an error naming the line and column (a typo in the first data row must
+    not be taken for a header, which would drop that row silently). The header must name as many
+    columns as the rows have.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    text = _decode_text(path, data)
     rows = []
     ncol = None
-    header_allowed = True
-    for lineno, raw in enumerate(lines, start=1):
+    header = None  # (line number, number of names)
+    for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        parts = [p.strip() for p in (line.split(",") if "," in line else line.split())]
-        try:
-            vals = [float(p) for p in parts]
-        except ValueError:
-            if header_allowed:
-                header_allowed = False
+        parts = _fields(line)
+        vals = [_number(p) for p in parts]
+        bad = [j for j, v in enumerate(vals) if v is None]
+        if bad:
+            if header is None and not rows and len(bad) == len(parts):
+                header = (lineno, len(parts))
                 continue
-            raise DataError(f"{path}: line {lineno}: not a row of numbers: {raw.strip()[:60]!r}") from None
-        header_allowed = False
+            j = bad[0]
+            field = f"{parts[j]!r} is not a number" if parts[j] else "empty field"
+            hint = ""
+            if header is None and not rows and parts[j]:
+                hint = (" (the first line mixes numbers and text: a header line must have no numeric field, "
+                        "a data line only numbers)")
+            raise DataError(f"{path}: line {lineno}, column {j + 1}: {field}{hint}")
         if ncol is None:
             ncol = len(vals)
         elif len(vals) != ncol:
             raise DataError(f"{path}: line {lineno}: expected {ncol} columns, got {len(vals)}")
         rows.append(vals)
     if not rows:
-        raise DataError(f"{path}: no data rows")
+        if header is not None:
+            raise DataError(f"{path}: no data rows (only the header line {header[0]}); {SUPPORTED}")
+        raise DataError(f"{path}: no data rows (the file is empty or only comments); {SUPPORTED}")
+    if header is not None and header[1] != ncol:
+        raise DataError(f"{path}: line {header[0]}: the header names {header[1]} columns but the rows have {ncol}")
     A = np.array(rows, dtype=np.float64)
     if A.shape[1] < 2:
         raise DataError(f"{path}: need at least 2 columns (features then the label y), got {A.shape[1]}")
@@ -244,14 +311,21 @@ def _read_hdf5(path):
             for key in ("X", "y"):
                 if key not in f or not isinstance(f[key], h5py.Dataset):
                     found = ", ".join(sorted(f.keys())) or "nothing"
-                    raise DataError(f"{path}: no dataset '{key}' (found: {found}); "
-                                    f"expected datasets 'X' (n, d) and 'y' (n,)")
+                    hint = ""
+                    if isinstance(f.get("data"), h5py.Group) and "X" in f["data"] and "y" in f["data"]:
+                        hint = " (a simulator trace? its data are /data/X and /data/y)"
+                    what = f"no dataset '{key}'" if key not in f else f"'{key}' is a group, not a dataset"
+                    raise DataError(f"{path}: {what} (found: {found}){hint}; expected datasets 'X' (n, d) and "
+                                    f"'y' (n,) at the root")
                 out.append(np.asarray(f[key][()]))
     except OSError as e:
         raise DataError(f"{path}: cannot read HDF5: {e}") from None
     X, y = out
     if y.ndim == 2 and 1 in y.shape:
         y = y.reshape(-1)
+    for name, arr in (("X", X), ("y", y)):
+        if np.iscomplexobj(arr):
+            raise DataError(f"{path}: dataset {name} is complex ({arr.dtype}); it must hold real numbers")
     try:
         return X.astype(np.float64), y.astype(np.float64)
     except (TypeError, ValueError):
@@ -276,7 +350,7 @@ def load_file(path, n=None, d=None):
     if h5py.is_hdf5(path):
         X, y = _read_hdf5(path)
     elif p.suffix.lower() in _HDF5_SUFFIXES:
-        raise DataError(f"{path}: not a valid HDF5 file")
+        raise DataError(f"{path}: not a valid HDF5 file (no HDF5 signature); {SUPPORTED}")
     else:
         X, y = _read_text(path)
     if X.ndim != 2:

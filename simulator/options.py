@@ -38,6 +38,10 @@ class Field:
     allow_auto: bool = False
 
 
+#: the range of an "int" value: every integer setting ends up in int64 arrays or HDF5 attrs (a seed, a size)
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
 class BadValue(ValueError):
     """A value that does not fit its Field; the message does not name the key (the caller adds
     the file and dotted path)."""
@@ -48,7 +52,8 @@ def describe_value(v):
     if isinstance(v, bool):
         return f"boolean {'true' if v else 'false'}"
     if isinstance(v, int):
-        return f"integer {v}"
+        text = _fmt_int(v)
+        return text if text.startswith(("an ", "-an ")) else f"integer {text}"
     if isinstance(v, float):
         return f"float {_fmt_float(v)}"
     if isinstance(v, str):
@@ -65,7 +70,7 @@ def format_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
-        return str(v)
+        return _fmt_int(v)
     if isinstance(v, float):
         return _fmt_float(v)
     return describe_value(v)
@@ -143,11 +148,17 @@ def check_value(f, v):
     if f.type == "int":
         if isinstance(v, bool) or not isinstance(v, int):
             raise BadValue(f"must be {_expected(f)}, got {describe_value(v)}")
+        if not INT_MIN <= v <= INT_MAX and _in_range(f, v):  # a range of the Field's own is named first
+            raise BadValue(f"must be {_expected(f)} that fits in 64 bits (at most 2^63 - 1 = {INT_MAX}), "
+                           f"got {_fmt_int(v)}")
     elif f.type == "float":
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise BadValue(f"must be {_expected(f)}, got {describe_value(v)}")
         written = v
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:  # an integer beyond the float range (e.g. --set key=10^400)
+            raise BadValue(f"must be {_expected(f)} (finite), got {_fmt_int(written)}") from None
         if not math.isfinite(v):
             raise BadValue(f"must be {_expected(f)} (finite), got {_fmt_float(v)}")
         if not _in_range(f, v):
@@ -156,8 +167,14 @@ def check_value(f, v):
     else:  # pragma: no cover - schema error
         raise TypeError(f"unsupported field type {f.type!r}")
     if not _in_range(f, v):
-        raise BadValue(f"must be {_expected(f)}, got {format_value(v)}")
+        raise BadValue(f"must be {_expected(f)}, got {_fmt_int(v)}")
     return v
+
+
+def _fmt_int(v):
+    """An integer for a message: in full up to 30 digits, else its size (a 10^400 is not printed)."""
+    s = str(v)
+    return s if len(s.lstrip("-")) <= 30 else f"{'-' if v < 0 else ''}an integer of {len(s.lstrip('-'))} digits"
 
 
 def _in_range(f, v):

@@ -27,8 +27,9 @@ from simulator.config import (
     scenario_to_toml,
 )
 from simulator.models import MODEL_NAMES
+from simulator.ntk import default_b
 from simulator.options import Field, check_value
-from simulator.solvers import SOLVER_MODELS, SOLVER_OPTIONS
+from simulator.solvers import PAPER_EPS_MAX, SOLVER_MODELS, SOLVER_OPTIONS
 
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
@@ -244,7 +245,7 @@ ERROR_CASES = [
     ("bad-choice", '[solver]\nregression = "pgc"\n', ["solver.regression", '"paper"', "did you mean \"pcg\""]),
     ("bad-data-kind", '[data]\nkind = "cube"\n', ["data.kind", '"sphere"']),
     ("solver-option-type", "[solver]\nsketch_nnz = 2.5\n", ["solver.sketch_nnz", "float 2.5"]),
-    ("solver-option-minimum", "[solver]\neps_sketch = -0.1\n", ["solver.eps_sketch", ">= 0"]),
+    ("solver-option-minimum", "[solver]\neps_sketch = -0.1\n", ["solver.eps_sketch", "(0, 1)", "-0.1"]),
     ("solver-option-bad-auto", '[solver]\nsketch_nnz = "auto"\n', ["solver.sketch_nnz", 'string "auto"']),
     ("solver-option-auto-typo", '[solver]\nsketch_rows = "atuo"\n', ["solver.sketch_rows", '"auto"']),
     ("section-not-table", "network = 3\n", ["network", "table"]),
@@ -268,8 +269,8 @@ def test_config_errors(case_id, body, expected, tmp_path):
 
 
 def test_ok_values_pass(tmp_path):
-    s = load_text(tmp_path, 'name="x"\n[solver]\nsketch_rows = 64\neps_reg = 0\n[network]\nalpha_bar = 0\n')
-    assert s.solver.options["sketch_rows"] == 64 and s.solver.options["eps_reg"] == 0.0
+    s = load_text(tmp_path, 'name="x"\n[solver]\nsketch_rows = 1024\neps_reg = 1e-12\n[network]\nalpha_bar = 0\n')
+    assert s.solver.options["sketch_rows"] == 1024 and s.solver.options["eps_reg"] == 1e-12
     assert s.network.alpha_bar == 0.0
 
 
@@ -421,15 +422,30 @@ _pos = st.floats(min_value=0.0, max_value=1e6, allow_nan=False)
 
 @st.composite
 def scenarios(draw):
+    # valid scenarios only: each value within its Field, and the checks across fields and sizes met
+    # (sketch_rows >= n, and >= n/(√(1+ε) − 1)² for the paper's iteration, sketch_nnz within the rows,
+    # eps_sketch below 1 - 1/√2 for the paper's iteration, no dense reference sketch (gaussian, srht): those
+    # are for small sizes and tests/test_input_checks.py covers them)
+    n = draw(st.integers(2, 10**6))
     solver = draw(st.sampled_from(list(SOLVER_OPTIONS)))
     opts = {}
     for k, o in SOLVER_OPTIONS[solver].items():
         if draw(st.booleans()):
             continue
-        if o.choices:
+        if k == "sketch":
+            opts[k] = draw(st.sampled_from([c for c in o.choices if c not in ("gaussian", "srht")]))
+        elif o.choices:
             opts[k] = draw(st.sampled_from(o.choices))
         elif o.allow_auto and draw(st.booleans()):
             opts[k] = "auto"
+        elif k == "sketch_rows":
+            least = math.ceil(n / (math.sqrt(1 + PAPER_EPS_MAX) - 1) ** 2) if solver == "sublinear" else n
+            opts[k] = draw(st.integers(least, 10**9))
+        elif k == "sketch_nnz":
+            opts[k] = draw(st.integers(1, 64))  # the auto s is at least 67 (n = 2, eps_sketch near 1)
+        elif k == "eps_sketch":  # >= 0.05: the auto s (~4n/ε²) stays addressable by the hash at n = 10^6
+            top = PAPER_EPS_MAX if solver == "sublinear" else 1.0
+            opts[k] = draw(st.floats(0.05, top, exclude_max=True))
         elif o.type == "int":  # within the option's own range
             opts[k] = draw(st.integers(min_value=int(o.minimum or 0),
                                        max_value=int(o.maximum) if o.maximum is not None else 10**9))
@@ -440,6 +456,8 @@ def scenarios(draw):
             opts[k] = draw(st.floats(min_value=float(o.minimum), max_value=1e12))
         else:
             opts[k] = draw(_pos.filter(lambda v: v > 0 or not o.min_exclusive))
+    if opts.get("sketch") == "osnap" and isinstance(opts.get("sketch_rows"), int):
+        opts["sketch_nnz"] = min(opts.get("sketch_nnz", 4), opts["sketch_rows"])
     kind = SOLVER_MODELS[solver][0]
     net = {"kind": kind, "m": draw(st.integers(1, 2**40))}
     if kind == "multilayer":
@@ -449,16 +467,16 @@ def scenarios(draw):
             net["alpha"] = draw(st.floats(0.0, 0.999))
     else:
         which = draw(st.sampled_from(["none", "b", "alpha_bar"]))
-        if which == "b":
-            net["b"] = draw(_pos)
+        if which == "b":  # at most the default sqrt(0.48 ln m): neurons fire
+            net["b"] = draw(st.floats(0.0, default_b(max(net["m"], 2))))
         elif which == "alpha_bar":
             net["alpha_bar"] = draw(st.floats(0.0, 0.999))
     return {
         "name": draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,10}", fullmatch=True)),
         "description": draw(_text),
         "seed": draw(st.integers(0, 2**63 - 1)),
-        "data": {"kind": draw(st.sampled_from(["sphere", "clusters"])), "n": draw(st.integers(2, 10**6)),
-                 "d": draw(st.integers(1, 10**4)), "labels": draw(st.sampled_from(["gaussian", "sign", "teacher"])),
+        "data": {"kind": draw(st.sampled_from(["sphere", "clusters"])), "n": n,
+                 "d": draw(st.integers(2, 10**4)), "labels": draw(st.sampled_from(["gaussian", "sign", "teacher"])),
                  "noise": draw(_pos)},
         "network": net,
         "solver": {"name": solver, **opts},

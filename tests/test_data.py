@@ -243,6 +243,84 @@ def test_load_csv_errors(tmp_path):
         load_file(tmp_path)
 
 
+def test_csv_header_is_strict(tmp_path):
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((10, 4))
+    rows = [",".join(repr(float(v)) for v in r) for r in A]
+    # a typo in the first row of a header-less file is an error, not a header (no row is dropped)
+    p = tmp_path / "typo.csv"
+    p.write_text("\n".join([rows[0].replace(rows[0].split(",")[1], "x", 1), *rows[1:]]) + "\n")
+    with pytest.raises(DataError, match=r"typo.csv: line 1, column 2: 'x' is not a number \(the first line mixes"):
+        load_file(p)
+    p.write_text("\n".join(rows) + "\n")
+    assert load_file(p)[0].shape == (10, 3)
+    # a header is a line with no numeric field, naming as many columns as the rows have
+    p.write_text("x1,x2,x3,y\n" + "\n".join(rows) + "\n")
+    assert load_file(p)[0].shape == (10, 3)
+    p.write_text("x1,x2,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="line 1: the header names 3 columns but the rows have 4"):
+        load_file(p)
+    p.write_text("x1,2,x3,y\n" + "\n".join(rows) + "\n")  # a name that reads as a number: not a header
+    with pytest.raises(DataError, match="line 1, column 1: 'x1' is not a number"):
+        load_file(p)
+    # only one header line, and only first
+    p.write_text("a,b,c,y\nd,e,f,z\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="line 2, column 1: 'd' is not a number$"):
+        load_file(p)
+    p.write_text("\n".join(rows[:3]) + "\n1,,2,3\n")
+    with pytest.raises(DataError, match="line 4, column 2: empty field$"):
+        load_file(p)
+    # a byte-order mark (spreadsheet exports) and quoted fields are read
+    p.write_bytes(("\ufeff" + "\n".join(rows) + "\n").encode("utf-8"))
+    np.testing.assert_array_equal(load_file(p)[1], A[:, 3])
+    p.write_text("\n".join(",".join(f'"{v}"' for v in r.split(",")) for r in rows) + "\n")
+    np.testing.assert_array_equal(load_file(p)[1], A[:, 3])
+
+
+def test_unsupported_files_name_the_formats(tmp_path):
+    A = np.random.default_rng(3).standard_normal((5, 3))
+    for name, write, what in [
+        ("a.npy", lambda p: np.save(p, A), "a NumPy .npy file"),
+        ("a.npz", lambda p: np.savez(p, X=A), "a zip archive, e.g. NumPy .npz"),
+        ("a.dat", lambda p: p.write_bytes(b"\x01\x02\x00\x03"), "a binary file, not text"),
+        ("a.csv", lambda p: p.write_bytes("é,1\n2,3\n".encode("latin-1")), "not UTF-8 text: byte 0xe9 at offset 0"),
+    ]:
+        p = tmp_path / name
+        write(p)
+        with pytest.raises(DataError) as ei:
+            load_file(p)
+        assert str(ei.value) == (f"{p}: unsupported format ({what}); use HDF5 (datasets X (n, d) and y (n,)) or "
+                                 f"CSV (a row per point: its features, then y)")
+    p = tmp_path / "e.csv"
+    for text, what in [("", "the file is empty or only comments"), ("# nothing\n\n", "the file is empty or only "
+                       "comments"), ("a,b\n", "only the header line 1")]:
+        p.write_text(text)
+        with pytest.raises(DataError, match=f"e.csv: no data rows \\({what}\\); use HDF5"):
+            load_file(p)
+
+
+def test_hdf5_without_x_y_or_complex(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    p = tmp_path / "t.h5"
+    with h5py.File(p, "w") as f:  # a simulator trace keeps its data under /data
+        f["data/X"] = np.eye(3)
+        f["data/y"] = np.zeros(3)
+    with pytest.raises(DataError, match=r"t.h5: no dataset 'X' \(found: data\) \(a simulator trace\? its data are "
+                                        r"/data/X and /data/y\); expected datasets 'X' \(n, d\) and 'y' \(n,\)"):
+        load_file(p)
+    with h5py.File(p, "w") as f:
+        f["X"] = np.eye(3) + 1j
+        f["y"] = np.zeros(3)
+    with pytest.raises(DataError, match="t.h5: dataset X is complex"):
+        load_file(p)
+
+
+def test_normalize_rows_survives_overflow_and_underflow():
+    X = np.array([[1e300, 2e300], [3e-320, 4e-320], [3.0, 4.0]])
+    np.testing.assert_allclose(normalize_rows(X), [[1 / 5**0.5, 2 / 5**0.5], [0.6, 0.8], [0.6, 0.8]], rtol=1e-3)
+    np.testing.assert_array_equal(normalize_rows(X)[2], [0.6, 0.8])  # ordinary rows exactly as before
+
+
 # --------------------------------------------------------------------------- separability
 
 

@@ -22,6 +22,7 @@ from simulator.engine import interrupts
 from simulator.engine.metrics import Metrics
 from simulator.engine.trace import TraceError, TraceWriter
 from simulator.models import get_model
+from simulator.solvers import check_options as check_solver_options
 from simulator.solvers import get_solver
 from simulator.streams import streams
 
@@ -68,12 +69,16 @@ def prepare(scenario):
     memory guard runs once the data's sizes are known, before anything of size m is drawn."""
     rngs = streams(scenario.seed)
     dc = scenario.data
+    if dc.n is not None and dc.d is not None:
+        check_memory(scenario)  # before the data: n·d itself may not fit
     try:
         X, y = make_dataset(dc.kind, dc.n, dc.d, rngs["data"], **dc.dataset_params())
-        check_memory(scenario, *X.shape)
+        if dc.n is None or dc.d is None:  # file data: its sizes are known only now
+            check_options(scenario, *X.shape)
+            check_memory(scenario, *X.shape)
         warning = check_dataset(X, y)
     except DataError as exc:
-        raise InputError(f"data: {exc}") from None
+        raise InputError(f"{'data.path' if dc.kind == 'file' else 'data'}: {exc}") from None
     model = get_model(scenario.network.kind)
     problem = model.build(scenario, X, y, rngs)
     return model, problem, model.theory_constants(problem, scenario), [warning] if warning else []
@@ -137,11 +142,12 @@ def available_memory():
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
-def check_options(scenario):
-    """The solver's own check of its options against the sizes (InputError naming the option)."""
-    n, d, m = scenario.data.n or 0, scenario.data.d or 0, scenario.network.m
+def check_options(scenario, n=None, d=None):
+    """The solver's options against the sizes (InputError naming the option). Loading a scenario runs
+    this check already; it runs again when a data file's sizes become known."""
+    n, d = n or scenario.data.n, d or scenario.data.d
     try:
-        get_solver(scenario.solver.name).check_options(n, d, m, scenario.solver.options)
+        check_solver_options(scenario.solver.name, n, d, scenario.network.m, scenario.solver.options)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 

@@ -87,6 +87,10 @@ def paper_iteration(matvec, R, y, tol, max_iter):
         z = z - R.T @ matvec(R @ (R.T @ r))
         r = matvec(R @ z) - y
         it += 1
+    if res > ynorm:  # worse than g = 0: the iteration diverged (its contraction needs ε below 1 − 1/√2)
+        raise NumericalError(f"the paper's regression iteration diverged (relative residual {res / ynorm:.3g}): the "
+                             "sketch is too coarse; raise solver.sketch_rows, lower solver.eps_sketch or use "
+                             "solver.regression = pcg")
     return R @ z, it, res / ynorm
 
 
@@ -106,6 +110,8 @@ def pcg(matvec, R, y, tol, max_iter):
     it = 0
     res = ynorm
     while not _converged(res, ynorm, tol) and it < max_iter:
+        if rz == 0.0:  # the preconditioned residual underflowed: as converged as it can get
+            break
         Gp = matvec(p)
         pGp = float(p @ Gp)
         if not (pGp > 0 and math.isfinite(pGp)):

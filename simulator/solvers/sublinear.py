@@ -57,6 +57,8 @@ class Sublinear(Solver):
         words = get_index(options["index"]).memory_words(n, d, m, k=k) + n * k
         if options.get("step", "gauss-newton") == "gauss-newton" and options.get("regression") in ("paper", "pcg"):
             words += sketch_words(options, n, d, m)
+        if options.get("index") == "lsh":  # per table: codes, order, sorted codes, argsort scratch, (L, m) int64 each
+            words += 4 * int(options["lsh_tables"]) * m - 2 * 16 * m  # LSHIndex.memory_words counts 16 tables
         return words
 
     def _init(self, record):
