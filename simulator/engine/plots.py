@@ -346,7 +346,7 @@ def save_figures(drawn, targets, outdir, overwrite):
         existing = [str(targets[key]) for key, _ in drawn if targets[key].exists()]
         if existing:
             more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-            raise FileExistsError(f"{existing[0]} exists{more}; use --overwrite to replace")
+            raise FileExistsError(f"{existing[0]} exists{more}; use --overwrite (overwrite=True from Python) to replace")
     if drawn:
         Path(outdir).mkdir(parents=True, exist_ok=True)
     paths = []

@@ -174,7 +174,7 @@ def open_trace(path, overwrite, attrs, default=False):
     try:
         return TraceWriter.create(path, overwrite=overwrite, attrs=attrs)
     except (FileExistsError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-        raise InputError(f"--out: {exc}") from None
+        raise InputError(f"out: {exc}") from None  # the --out flag, or out= of the Python API
 
 
 # -- the run ----------------------------------------------------------------------

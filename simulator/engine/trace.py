@@ -1135,7 +1135,7 @@ class TraceWriter:
             raise PermissionError(f"{path}: output directory {d} is not writable")
         if os.path.lexists(path):
             if not overwrite:
-                raise FileExistsError(f"{path}: file exists; refusing to overwrite it (use --overwrite)")
+                raise FileExistsError(f"{path}: file exists; refusing to overwrite it (--overwrite, or overwrite=True from Python)")
             why = _why_not_replaceable(path)    # checked again, under the lock, when publishing
             if why:
                 raise FileExistsError(f"{path}: {why}; refusing to overwrite")
@@ -1402,11 +1402,11 @@ class TraceWriter:
                         os.link(self._partial, self.path)        # atomic "create if absent"
                     except FileExistsError:
                         raise FileExistsError(f"{self.path}: file exists; refusing to overwrite it "
-                                              "(use --overwrite)") from None
+                                              "(--overwrite, or overwrite=True from Python)") from None
                     except OSError:                              # no hard links on this file system
                         if os.path.lexists(self.path):
                             raise FileExistsError(f"{self.path}: file exists; refusing to overwrite it "
-                                                  "(use --overwrite)") from None
+                                                  "(--overwrite, or overwrite=True from Python)") from None
                         os.replace(self._partial, self.path)
                     else:
                         os.unlink(self._partial)
