@@ -228,18 +228,31 @@ def compare(traces, target, as_json, out_dir, overwrite, allow_different):
 
 
 @cli.command()
-@click.argument("trace", type=click.Path())
+@click.argument("trace", type=click.Path(), metavar="TRACE|DIR")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate(trace, as_json):
     """Check TRACE against the bounds of the papers of its model (docs/theory.md §2, §8, §9); results go into
     the trace's /validation (a read-only trace gets the report and a note, and is left as it is).
 
-    Each check: holds / fails / not applicable, with the measured value and the bound (and the first
-    failing iteration for per-iteration checks). Bounds known only up to a constant report
-    `ratio` (measured / bound) instead of pass/fail. Exit code 1 when any check fails.
+    Each check: holds / fails / premise not met / premise not checkable / ratio / not applicable, with
+    the measured value, the bound, the first failing iteration and each premise's ratio m/m_req.
+    Bounds known only up to a constant report `ratio` (measured / bound). Exit code 1 only when a check
+    fails with every premise met.
+
+    DIR, the output directory of `simulator sweep`: probabilities over seeds. For each statement that
+    holds with probability 1 − ρ, per group of points equal but for the seed, the frequency of failures
+    with the premises met, its 95% Clopper–Pearson interval beside the bound (ρ; (5/2)ρ for Def 4.5),
+    whether the data are consistent with it, and the frequencies of "premise not met" and "premise not
+    checkable"; then the sweep's report, computed with the point traces. Nothing is written. Exit code 1
+    when some statement is inconsistent with its bound on failures whose premises were met.
     """
+    from pathlib import Path
+
+    if Path(trace).is_dir():
+        _validate_sweep(trace, as_json)
+        return
     from simulator.engine.trace import ReadOnlyTrace, TraceError, write_validation
-    from simulator.engine.validate import FAILS, outcome, run_checks
+    from simulator.engine.validate import FAILS, format_report, outcome, run_checks
 
     tr = _open_trace(trace)
     with tr:
@@ -258,15 +271,23 @@ def validate(trace, as_json):
     if as_json:
         click.echo(json.dumps({"outcome": outcome(results), "checks": results}, indent=2))
     else:
-        click.echo(f"{'check':16s} {'status':15s} {'measured':>11s} {'bound':>11s} {'first fail':>10s}  statement")
-        for name, r in results.items():
-            first = str(r["first_failing_iteration"]) if r["first_failing_iteration"] >= 0 else "-"
-            click.echo(f"{name:16s} {r['status']:15s} {r['measured']:11.4g} {r['bound']:11.4g} {first:>10s}  "
-                       f"{r['ref']}: {r['statement']}")
-            if r["note"]:
-                click.echo(f"{'':16s} {'':15s} {r['note']}")
-        click.echo(f"outcome: {outcome(results)}")
+        click.echo(format_report(results), nl=False)
     if outcome(results) == FAILS:
+        sys.exit(EXIT_FAILED)
+
+
+def _validate_sweep(directory, as_json):
+    from simulator.engine import study
+
+    try:
+        result = study.study(directory)
+    except (study.StudyError, ValueError) as exc:
+        _fail_input(str(exc))
+    if as_json:
+        click.echo(json.dumps(study.to_json(result), indent=2))
+    else:
+        click.echo(study.format_study(result), nl=False)
+    if not result["consistent"]:
         sys.exit(EXIT_FAILED)
 
 
@@ -288,7 +309,9 @@ def validate(trace, as_json):
                    "reach (a shared file system).")
 @click.option("--overwrite", is_flag=True, help="Use a non-empty --out: its point traces and summaries are replaced.")
 @click.option("--fit", "fit_key", metavar="KEY", default=None,
-              help="Print the log-log slope of median seconds per iteration against grid key KEY.")
+              help="Print the log-log slope of median seconds per iteration against grid key KEY, the exponents "
+                   "of counted operations and of seconds per step (standard error, bootstrap 95% interval) and "
+                   "the constant in front of n^2*m^0.76*d (docs/theory.md §10).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
               help="Run the points on an existing Dask cluster (pip install 'simulator[cluster]'). "
                    "--out must then be a path every worker can reach.")
@@ -304,7 +327,8 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
     code is 1 only when every point failed. A scenario with [sweep] report = "width-threshold"
     prints the observed width threshold beside Theorem 4.1's requirement.
     """
-    from simulator.engine.sweep import (SweepInputError, fit_slope, format_report, read_summary, run_sweep,
+    from simulator.engine import study
+    from simulator.engine.sweep import (SweepInputError, fit_lines, fit_slope, read_summary, run_sweep,
                                         summary_report)
 
     if report_dir is not None:
@@ -324,8 +348,10 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
                 click.echo(f"fit        log(median s/iteration) vs log({fit_key}): slope {slope:.3f} over {k} values")
             except ValueError as exc:
                 _fail_input(str(exc))
+            for line in fit_lines(rows, fit_key):
+                click.echo(line)
         click.echo()
-        click.echo(format_report(summary_report(report_dir), rows), nl=False)
+        click.echo(study.format_sweep_report(summary_report(report_dir), rows, report_dir), nl=False)
         return
     if not name:
         _fail_input("give a scenario NAME (or --report-only DIR)")
@@ -355,11 +381,13 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
             slope, k = fit_slope(result.rows, fit_key)
             click.echo(f"fit        log(median s/iteration) vs log({fit_key}): slope {slope:.3f} over {k} values "
                        f"(points at equal {fit_key} averaged in log)")
+            for line in fit_lines(result.rows, fit_key):
+                click.echo(line)
         except ValueError as exc:
             click.echo(f"warning: {exc}", err=True)
     if result.report:
         click.echo()
-        click.echo(format_report(result.report, result.rows), nl=False)
+        click.echo(study.format_sweep_report(result.report, result.rows, result.out_dir), nl=False)
     if result.completed == 0:
         sys.exit(EXIT_FAILED)
 

@@ -8,7 +8,8 @@ because (<w, x_i>, <w, x_j>) with w ~ N(0, I_d) is a standard bivariate normal
 with that correlation. The orthant probability is evaluated through Owen's T
 function (`scipy.special.owens_t`). λ := λ_min(H^cts) (Remark 2.8).
 
-b is √(0.48 ln m) by default (Cor. A.11) or √(0.5 (1 − ᾱ) ln m) (Thm G.2);
+b is √(0.48 ln m) by default (Cor. A.11) or √(0.5 (1 − ᾱ) ln m) (Thm G.2, ᾱ ∈ [0, 1]: ᾱ = 0 is
+allowed and gives √(0.5 ln m), see `_alpha_bar`);
 E|S_i(0)| = m·Q(b) is the mean fire count at initialisation. The paper's bound
 formulas (docs/theory.md §2: Thm 2.13, Lemmas 2.12, 4.2-4.4, Def 4.5, Lemma D.3,
 Lemma A.10, Cor. A.11, Thm G.2, Lemma E.4, Thm 4.1) and R0 = n/λ are in
@@ -180,10 +181,29 @@ def default_b(m):
     return math.sqrt(0.48 * math.log(_m(m)))
 
 
+def _alpha_bar(alpha_bar):
+    """ᾱ of Thm G.2, a finite real in [0, 1] (ValueError naming alpha_bar otherwise).
+
+    ᾱ = 0 is a valid choice of b: b = √(0.5 ln m), fire sets of order m·e^{−b²/2} = m^{3/4}
+    (Lemma A.10 holds for every b > 0). What ᾱ = 0 loses is Thm G.2's own width premise,
+    m = Ω((δ⁻⁴ n¹² log⁴(n/ρ))^{1/ᾱ}), which is infinite there: the theorem is vacuous, its
+    sparsity statement still reads m^{(3+ᾱ)/4} = m^{3/4}. Everything that takes ᾱ checks it here.
+    """
+    return _real("alpha_bar", alpha_bar, lo=0.0, hi=1.0)
+
+
 def b_from_alpha_bar(m, alpha_bar):
-    """b = √(0.5 (1 − ᾱ) ln m) (Thm G.2, ᾱ ∈ [0, 1]), so m·e^{−b²/2} = m^{(3+ᾱ)/4}."""
-    a = _real("alpha_bar", alpha_bar, lo=0.0, hi=1.0)
+    """b = √(0.5 (1 − ᾱ) ln m) (Thm G.2, ᾱ ∈ [0, 1]), so m·e^{−b²/2} = m^{(3+ᾱ)/4}.
+    ᾱ = 0 gives b = √(0.5 ln m) (m^{3/4}); ᾱ = 1 gives b = 0 (half the neurons fire)."""
+    a = _alpha_bar(alpha_bar)
     return math.sqrt(0.5 * (1.0 - a) * math.log(_m(m)))
+
+
+def sparsity_exponent(alpha_bar):
+    """(3 + ᾱ)/4 for ᾱ ∈ [0, 1]: with b = b_from_alpha_bar(m, ᾱ), m·e^{−b²/2} = m^{(3+ᾱ)/4} exactly
+    (3/4 at ᾱ = 0, 0.76 at ᾱ = 0.04, the default b). The mean fire count m·Q(b) grows slightly slower
+    over any finite range of m, by the factor 1/(b√(2π)) of Q(b) ≈ e^{−b²/2}/(b√(2π))."""
+    return (3.0 + _alpha_bar(alpha_bar)) / 4.0
 
 
 def expected_fire_count(m, b):

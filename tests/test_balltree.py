@@ -1,6 +1,5 @@
 """BallTree (half-space reporting stand-in, seed 001) and its kernels against naive references."""
 
-import math
 
 import numpy as np
 import pytest

@@ -174,3 +174,59 @@ def test_bound_layout_rules():
     assert (log, on) == (True, [True, True])
     log, on, f = plots._bounds_layout([0, 75, 350], [4.4e6])
     assert (log, on) == (False, [False]) and f[0] == pytest.approx(4.4e6 / 350)
+
+
+# -- verdicts: marks beyond a bound carry the verdict `validate` gives on it ----------------------
+def _labels(cv):
+    handles, labels = cv.ax.get_legend_handles_labels()
+    return labels + [h.get_label() for h in cv.extra_handles], handles
+
+
+def _gram_trace(path, m):
+    """n = 4, λ = 0.5, b = 1, R0 = 8: Lemma 4.3's premises hold for m ≥ 36n⁴/λ⁴ = 147456; ‖G_1 − G_0‖_F > λ/2."""
+    attrs = {"scenario_name": "verdict", "solver": "test", "m": m, "n": 4, "d": 3, "b": 1.0, "lambda": 0.5,
+             "delta": 1.0, "R0": 8.0, "rho": 0.1}
+    with TraceWriter.create(path, attrs=attrs) as w:
+        for t, (dev, drift) in enumerate([(0.0, 0.0), (0.3, 1e-3), (0.1, 2e-3)]):
+            w.append_iteration(t, state={"loss": 1.0 / (t + 1), "residual_norm": 1.0, "drift_max": drift,
+                                         "lambda_min": 0.5, "gram_dev_fro": dev})
+    return path
+
+
+def _draw(trace, key):
+    from simulator.engine.trace import Trace
+
+    mpl = plots._matplotlib()
+    with Trace(trace) as tr:
+        cv = plots._Canvas(mpl, "t", "s")
+        assert plots._specs(tr)[key][1](tr, cv) is None
+    return cv
+
+
+def test_marks_say_premise_not_met_instead_of_a_failure(tmp_path):
+    cv = _draw(_gram_trace(tmp_path / "narrow.h5", 1024), "gram-dev")
+    labels, handles = _labels(cv)
+    mark = next(lb for lb in labels if "1 of 3 rows" in lb)
+    assert mark.startswith("beyond Lemma 4.3's λ/2 (1 of 3 rows):\npremise not met (m ≥ 36n⁴/λ⁴ (m/m_req = 0.0069)")
+    assert not any("violates" in lb for lb in labels)
+    line = handles[labels.index(mark)]
+    assert line.get_markeredgecolor() == plots.PREMISE_COLOR and line.get_marker() == "o"
+    # the same row with every premise met: a violation, red crosses
+    cv = _draw(_gram_trace(tmp_path / "wide.h5", 2 ** 18), "gram-dev")
+    labels, handles = _labels(cv)
+    mark = next(lb for lb in labels if "1 of 3 rows" in lb)
+    assert mark == "violates Lemma 4.3 (1 of 3 rows)" and handles[labels.index(mark)].get_marker() == "x"
+
+
+def test_verdict_label_and_the_synthetic_trace(tmp_path):
+    assert plots.verdict_label(None) == "" and plots.verdict_label({"status": "fails"}) == ""
+    assert plots.verdict_label({"status": "premise not checkable", "premise_reason": "m ≥ poly: not checkable"}) == \
+        "premise not checkable (m ≥ poly: not checkable)"
+    # the synthetic trace's last row is outside the radius and beyond λ/2: the drift premise, not a failure
+    cv = _draw(_synthetic(tmp_path / "syn.h5"), "gram-dev")
+    labels, _ = _labels(cv)
+    mark = next(lb for lb in labels if lb.startswith("beyond Lemma 4.3's λ/2 (1 of 3 rows):\npremise not met ("))
+    assert "drift ≤ R0/√m met to 0.75" in mark                   # drift 20 at the bad row, radius 15
+    cv = _draw(_synthetic(tmp_path / "syn2.h5"), "flips")
+    labels, _ = _labels(cv)
+    assert "validate, Lemma D.3: holds (premise drift ≤ R0/√m met to 0.75)" in labels     # holds, premise noted

@@ -1,6 +1,5 @@
 """Seed 001's solver (`preprocess`): gradient descent through a fire-set index against dense `gd`."""
 
-import math
 
 import numpy as np
 import pytest

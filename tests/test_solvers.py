@@ -9,7 +9,7 @@ import pytest
 from simulator.models.two_layer import make_problem
 from simulator.streams import streams
 from simulator.ntk import default_b
-from simulator.solvers import SOLVER_MODELS, SOLVER_OPTIONS, get_solver
+from simulator.solvers import SOLVER_MODELS, get_solver
 
 from naive import naive_forward, naive_gauss_newton_step, naive_gd_step, naive_jacobian
 

@@ -11,7 +11,7 @@ import pytest
 import simulator
 from simulator import ntk, theory
 from simulator.engine.trace import Trace, TraceWriter
-from simulator.engine.validate import FAILS, HOLDS, NA, RATIO, run_checks
+from simulator.engine.validate import FAILS, HOLDS, NA, PREMISE_NOT_CHECKABLE, PREMISE_NOT_MET, RATIO, run_checks
 from simulator.theory import seed001, seed002
 
 N, M, D = 4, 1024, 3
@@ -148,7 +148,12 @@ def test_lemma_5_2_holds_and_reports_the_premise(p):
     assert r["status"] == HOLDS and r["first_failing_iteration"] == -1
     assert r["measured"] == pytest.approx(0.9) and r["bound"] == pytest.approx(factor)
     ratio = ETA / (LAM / N ** 2)
-    assert "η/(λ/n²)" in r["note"] and f"{ratio:.3g}" in r["note"] and "outside the premise" in r["note"]
+    assert "η/(λ/n²)" in r["note"] and f"{ratio:.3g}" in r["note"]
+    # the premises as data: η = O(λ/n²) and the width have no constant in the seed (not checkable)
+    assert r["premise_names"][:2] == ["η = O(λ/n²)", "m = poly(n, 1/δ, log(n/ρ))"]
+    assert r["premise_met"][:2] == ["not checkable", "not checkable"] and r["premise_status"] == "not checkable"
+    assert r["premise_measured"][0] == ETA and r["premise_required"][0] == pytest.approx(LAM / N ** 2)
+    assert r["premise_ratios"][0] == pytest.approx(1 / ratio) and "η/(λ/n²)" in r["premise"]
 
 
 def test_lemma_5_2_fails_at_the_first_row_above_the_envelope(p):
@@ -156,8 +161,9 @@ def test_lemma_5_2_fails_at_the_first_row_above_the_envelope(p):
     res = geometric(4, 0.9)
     res[3] = res[0] * math.sqrt(factor ** 3) * 1.01         # above the envelope at k = 3 only
     r = evaluate(make_trace(p(), {"residual_norm": res}, **gd_attrs()), "s001_lemma_5_2")
-    assert r["status"] == FAILS and r["first_failing_iteration"] == 3
-    assert r["measured"] > factor
+    # the envelope is crossed, but η = O(λ/n²) and the width premise have no constant: no contradiction
+    assert r["status"] == PREMISE_NOT_CHECKABLE and r["conclusion"] == FAILS and r["first_failing_iteration"] == 3
+    assert r["measured"] > factor and "η = O(λ/n²)" in r["premise_reason"]
 
 
 def test_lemma_5_2_from_the_loss_and_round_off_rows(p):
@@ -231,10 +237,12 @@ def test_union_not_applicable(p):
     r = evaluate(make_trace(p(), {"loss": [1.0, 0.5]}), "s001_union_monotone")
     assert r["status"] == NA and "union_fire" in r["note"]
     # an approximate index: misses keep the premise (a missed neuron does not move); a false report that
-    # entered the step would not, so a growing union with false reports is not a failure of the fact
+    # entered the step would not, so a growing union with false reports is "premise not met", not a failure
     r = evaluate(make_trace(p(), {"union_fire": [50, 52]}, {"missed": [3], "false_reported": [1]}),
                  "s001_union_monotone")
-    assert r["status"] == NA and "false reports" in r["note"] and "t = 1" in r["note"]
+    assert r["status"] == PREMISE_NOT_MET and r["conclusion"] == FAILS and r["first_failing_iteration"] == 1
+    assert r["premise_names"] == ["false reports = 0"] and r["premise_met"] == ["not met"]
+    assert "false reports = 0" in r["premise_reason"] and "1 false reports" in r["note"]
     r = evaluate(make_trace(p(), {"union_fire": [50, 52]}, {"missed": [3], "false_reported": [0]}),
                  "s001_union_monotone")
     assert r["status"] == FAILS and r["first_failing_iteration"] == 1
@@ -375,6 +383,7 @@ def test_records_on_a_real_gradient_run(tmp_path):
         has_move = "move_max" in tr
     assert results["s001_union_monotone"]["status"] == HOLDS         # exact for every step W − Jᵀg
     assert results["s001_lemma_3_4"]["status"] in (HOLDS, FAILS)
-    assert results["s001_lemma_5_2"]["status"] in (HOLDS, FAILS) and "η/(λ/n²)" in results["s001_lemma_5_2"]["note"]
+    assert results["s001_lemma_5_2"]["status"] in (HOLDS, PREMISE_NOT_CHECKABLE)     # its premises have no constant
+    assert "η/(λ/n²)" in results["s001_lemma_5_2"]["note"]
     assert results["s001_step_move"]["status"] == (HOLDS if has_move else NA)   # derived, exact
     assert results["s001_lemma_4_1"]["status"] == NA and results["s001_approximate"]["status"] == NA

@@ -10,7 +10,7 @@ from simulator import ntk
 from simulator.theory import seed002
 from simulator.cli import cli
 from simulator.engine.trace import Trace, TraceWriter
-from simulator.engine.validate import FAILS, HOLDS, NA, RATIO, run_checks
+from simulator.engine.validate import FAILS, HOLDS, NA, PREMISE_NOT_CHECKABLE, PREMISE_NOT_MET, RATIO, run_checks
 
 N, M = 4, 1024
 B = ntk.default_b(M)
@@ -60,12 +60,15 @@ def test_induction_hypothesis_holds_and_fails_at_the_right_iteration(tmp_path):
     p2 = tmp_path / "b"
     p2.mkdir()
     r = checks(synthetic(p2, [1.0, 0.4, 0.3, 0.01]))
-    assert r["def_4_5"]["status"] == FAILS and r["def_4_5"]["first_failing_iteration"] == 2
+    # the halving fails at t = 2, but m = 1024 is far below Lemma 4.3's 36n⁴/λ⁴, which the induction needs
+    assert r["def_4_5"]["conclusion"] == FAILS and r["def_4_5"]["first_failing_iteration"] == 2
+    assert r["def_4_5"]["status"] == PREMISE_NOT_MET and "m ≥ 36n⁴/λ⁴" in r["def_4_5"]["premise_reason"]
 
 
 def test_induction_hypothesis_fails_on_drift(tmp_path):
     r = checks(synthetic(tmp_path, [1.0, 0.4, 0.1], drift=[0.0, 0.5 * RADIUS, 1.5 * RADIUS]))
-    assert r["def_4_5"]["status"] == FAILS and r["def_4_5"]["first_failing_iteration"] == 2
+    assert r["def_4_5"]["conclusion"] == FAILS and r["def_4_5"]["first_failing_iteration"] == 2
+    assert r["def_4_5"]["status"] == PREMISE_NOT_MET
 
 
 def test_round_off_floor_is_not_judged(tmp_path):
@@ -73,13 +76,23 @@ def test_round_off_floor_is_not_judged(tmp_path):
     assert r["def_4_5"]["status"] == HOLDS
 
 
-def test_lemma_4_3_only_while_drift_is_inside_the_radius(tmp_path):
+def test_lemma_4_3_drift_premise_at_the_failing_rows(tmp_path):
+    # the only bad row is outside the radius: the drift premise is not met where the conclusion fails
     r = checks(synthetic(tmp_path, [1.0, 0.4, 0.1], drift=[0, 0.1 * RADIUS, 2 * RADIUS], dev=[0, 0.2 * LAM, 5 * LAM]))
-    assert r["lemma_4_3"]["status"] == HOLDS  # the bad row is outside the radius
+    res = r["lemma_4_3"]
+    assert res["status"] == PREMISE_NOT_MET and res["conclusion"] == FAILS and res["first_failing_iteration"] == 2
+    drift = res["premise_names"].index("drift ≤ R0/√m")
+    assert res["premise_met"][drift] == "not met" and res["premise_measured"][drift] == pytest.approx(2 * RADIUS)
     p2 = tmp_path / "b"
     p2.mkdir()
     r = checks(synthetic(p2, [1.0, 0.4, 0.1], lmin=[LAM, 0.4 * LAM, LAM]))
-    assert r["lemma_4_3"]["status"] == FAILS and r["lemma_4_3"]["first_failing_iteration"] == 1
+    res = r["lemma_4_3"]
+    assert res["conclusion"] == FAILS and res["first_failing_iteration"] == 1
+    # inside the radius, but m = 1024 against 36n⁴/λ⁴ = 5.8·10¹⁰: the width premise is not met
+    assert res["status"] == PREMISE_NOT_MET and res["premise_met"][res["premise_names"].index("drift ≤ R0/√m")] == "met"
+    width = res["premise_names"].index("m ≥ 36n⁴/λ⁴")
+    assert res["premise_required"][width] == pytest.approx(36 * N ** 4 / LAM ** 4)
+    assert res["premise_ratio"] == pytest.approx(M * LAM ** 4 / (36 * N ** 4))
 
 
 def test_fire_bounds_and_flips(tmp_path):
@@ -107,7 +120,9 @@ def test_cor_a_11_does_not_apply_to_another_b(tmp_path):
 def test_sketch_and_regression_checks(tmp_path):
     r = checks(synthetic(tmp_path, [1.0, 0.4, 0.1], reg=[3, 4], eps=[0.05, 0.2], solver_sketch_rows=100,
                          solver_direction="sketched"))
-    assert r["def_2_1"]["status"] == FAILS and r["def_2_1"]["first_failing_iteration"] == 1
+    # the sketch of step 2 is no ε-embedding; Lemma 2.2's row count has no constant: premise not checkable
+    assert r["def_2_1"]["conclusion"] == FAILS and r["def_2_1"]["status"] == PREMISE_NOT_CHECKABLE
+    assert r["def_2_1"]["first_failing_iteration"] == 2
     assert r["lemma_e_4"]["status"] == RATIO and r["lemma_e_4"]["measured"] == 4
     p2 = tmp_path / "b"
     p2.mkdir()
@@ -132,7 +147,8 @@ def test_validate_command_on_a_real_run(tmp_path):
 
     data = json.loads(result.output)
     assert result.exit_code == (1 if data["outcome"] == FAILS else 0)
-    assert data["checks"]["def_2_1"]["status"] in (HOLDS, FAILS)
+    assert data["checks"]["def_2_1"]["status"] in (HOLDS, PREMISE_NOT_CHECKABLE)
+    assert data["outcome"] == HOLDS and result.exit_code == 0      # no failure with its premises met
     with Trace(out) as tr:
         stored = tr.validation
         assert set(stored) >= {"def_4_5", "lemma_4_3", "thm_2_13"}

@@ -22,7 +22,7 @@ import numpy as np
 
 from simulator.engine.plots import (BOUND_COLOR, DATA_COLOR, REF_COLOR, X_STATE, X_STEP, _attr, _bounds_layout,
                                     _draw_bounds, _fmt, _mark_violations, _ms, _set_scale, _state_rows,
-                                    _theory_value)
+                                    _theory_value, _verdict_note, check_result)
 from simulator.theory import seed001
 
 _COLORS = {"query": "#4c72b0", "update": "#dd8452", "fire": "#55a868", "total": "#1a1a1a", "cand": "#8172b3"}
@@ -65,7 +65,11 @@ def _fig_loss(tr, cv):
                   rf"($\eta\lambda/2$ = {_fmt(eta * lam / 2, 3)})")
     measured = np.isfinite(res)
     bad = (fails & measured)[t.astype(int)]
-    _mark_violations(cv, t, loss, bad, "above the envelope", total=int((judged & measured).sum()), noun="rows")
+    result = check_result(tr, "s001_lemma_5_2")
+    _mark_violations(cv, t, loss, bad, "above the envelope", total=int((judged & measured).sum()), noun="rows",
+                     result=result)
+    if not np.any(bad):
+        _verdict_note(cv, result, "Lemma 5.2")
     ratio = _theory_value(tr, seed001.lemma_5_2_step_ratio_of)
     if ratio is not None:
         _legend_note(cv, rf"premise $\eta = O(\lambda/n^2)$: $\eta$ = {_fmt(eta)}, "
@@ -121,7 +125,8 @@ def _fig_union(tr, cv):
     log, on, f = _bounds_layout(np.concatenate(values), [v for v, _, _ in bounds])
     _draw_bounds(cv, bounds, on, f)
     grew = seed001.union_growth(union)
-    _mark_violations(cv, t, union, grew, "union grew (never, for steps W − Jᵀg)", noun="rows")
+    _mark_violations(cv, t, union, grew, "union grew (never, for steps W − Jᵀg)", noun="rows",
+                     result=check_result(tr, "s001_union_monotone"))
     _set_scale(cv, log)
     if not log:
         ax.set_ylim(bottom=0)

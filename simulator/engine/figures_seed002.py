@@ -9,12 +9,15 @@ drift      max_r ‖w_r(t)−w_r(0)‖ and the quantiles of ``drift_quantiles``
            against the radius R0/√m of Def 4.5
 lambda-min λ_min(G_t) against Lemma 4.3's λ/2, with λ = λ_min(H^cts)
 gram-dev   ‖G_t − G_0‖_F against Lemma 4.3's λ/2
-flips      activation flips per data point against Lemma D.3's 2 ln(n/ρ)·R0·√m
+flips      activation flips per data point against Lemma D.3's 2 ln(n/ρ)·R0·√m,
+           with the neurons able to flip (``flip_candidates``) when recorded
 ========== ================================================================
 
 Every bound value, and the judgement of Def 4.5's halving, comes from
-``simulator.theory.seed002`` (the functions `validate` uses too); this module
-only draws. The generic machinery (canvas, scale rules, legend, the entry point
+``simulator.theory.seed002`` (the functions `validate` uses too), and the marks
+of rows beyond a bound carry the verdict of the record that judges it
+(``plots.check_result``: "premise not met (…)" rather than a failure when its
+premise does not hold); this module only draws. The generic machinery (canvas, scale rules, legend, the entry point
 ``plot_trace``) is ``simulator.engine.plots``, which loads this module when it
 draws. No matplotlib import here: the canvas carries it.
 """
@@ -25,7 +28,7 @@ import numpy as np
 
 from simulator.engine.plots import (BOUND_COLOR, DATA_COLOR, REF_COLOR, X_STATE, _attr, _band, _bounds_layout,
                                     _draw_bounds, _fmt, _mark_violations, _ms, _set_scale, _state_rows,
-                                    _theory_value)
+                                    _theory_value, _verdict_note, check_result, verdict_label)
 from simulator.theory import seed002
 
 
@@ -39,7 +42,7 @@ def _shade_outside_radius(cv, tr):
     out = t[drift > radius]
     for i, tt in enumerate(out):
         cv.ax.axvspan(tt - 0.5, tt + 0.5, color="0.6", alpha=0.25, linewidth=0,
-                      label="drift > R0/√m: lemma not applicable" if i == 0 else None)
+                      label="drift > R0/√m: premise of the lemma not met" if i == 0 else None)
     return radius
 
 
@@ -63,7 +66,8 @@ def _fig_loss(tr, cv):
     # exactly as `validate` judges it (steps starting at round-off are not judged).
     judged, fails = seed002.def_4_5_halving(np.sqrt(2.0 * loss), t)
     bad = np.concatenate([[False], fails])
-    _mark_violations(cv, t, loss, bad, r"step without $\|f-y\|$ halving", total=int(judged.sum()), noun="steps")
+    _mark_violations(cv, t, loss, bad, r"step without $\|f-y\|$ halving", total=int(judged.sum()), noun="steps",
+                     result=check_result(tr, "def_4_5"))
     if (~pos).any():
         cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none",
                                                  label=f"{int((~pos).sum())} rows with loss = 0 not shown"))
@@ -99,6 +103,8 @@ def _fig_fire(tr, cv):
     span = _band(cv, t, k, "mean over the n points", "min – max over the points")
     log, on, f = _bounds_layout(span, [v for v, _, _ in bounds])
     _draw_bounds(cv, bounds, on, f)
+    if bound is not None:
+        _verdict_note(cv, check_result(tr, "lemma_a_10"), "Lemma A.10")
     _set_scale(cv, log)
     cv.ax.set_ylabel(f"neurons firing on $x_i$, $|S_i(t)|$ ({tr.units('fire_count') or 'count'})")
     cv.integer_x(X_STATE)
@@ -140,7 +146,7 @@ def _fig_drift(tr, cv):
     log, on, f = _bounds_layout(data, [v for v, _, _ in bounds])
     _draw_bounds(cv, bounds, on, f)
     if rows is not None and bounds:
-        _mark_violations(cv, t, d, d > radius, "outside the radius")
+        _mark_violations(cv, t, d, d > radius, "outside the radius", result=check_result(tr, "def_4_5"))
     _set_scale(cv, log)
     if not log:
         ax.set_ylim(bottom=0)
@@ -160,7 +166,7 @@ def _lemma_4_3(tr, cv, name, ylabel, lower):
         return f"no '{name}' metric in the trace (metrics.gram = false?) or it was never computed"
     t, y = rows
     half = _theory_value(tr, seed002.lemma_4_3_bound_of)
-    radius = _shade_outside_radius(cv, tr)
+    _shade_outside_radius(cv, tr)
     label = r"$\lambda_{\min}(G_t)$" if lower else r"$\|G_t-G_0\|_F$"
     cv.ax.plot(t, y, "o-", color=DATA_COLOR, markersize=_ms(len(t)), linewidth=1.6, label=label)
     bounds = []
@@ -172,12 +178,11 @@ def _lemma_4_3(tr, cv, name, ylabel, lower):
     log, on, f = _bounds_layout(y, [v for v, _, _ in bounds])
     _draw_bounds(cv, bounds, on, f)
     if half is not None:
+        # every measured row is judged, as `validate` does; its verdict (the drift and width premises) labels the marks
         bad = y < half if lower else y > half
-        if radius is not None:
-            drift = _state_rows(tr, "drift_max")
-            inside = np.isin(t, drift[0][drift[1] <= radius])
-            bad = bad & inside
-        _mark_violations(cv, t, y, bad, "violates Lemma 4.3")
+        result = check_result(tr, "lemma_4_3")
+        _mark_violations(cv, t, y, bad, "beyond Lemma 4.3's λ/2" if verdict_label(result) else "violates Lemma 4.3",
+                         result=result)
     else:
         cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none", label="λ not in the trace: no bound"))
     _set_scale(cv, log)
@@ -204,6 +209,14 @@ def _fig_flips(tr, cv):
     if fl.ndim != 2:
         return "'flips' is not per data point"
     span = _band(cv, t, fl, "mean over the n points", "min – max over the points")
+    values = [span]
+    cand = _state_rows(tr, "flip_candidates")
+    if cand is not None and cand[1].ndim == 2:
+        tc, c = cand
+        cmax = c.max(axis=1)
+        cv.ax.plot(tc, cmax, "s--", color=REF_COLOR, markersize=_ms(len(tc), 3.0), linewidth=1.2,
+                   label="neurons able to flip (margin at t = 0 within their drift),\nmax over the points")
+        values.append(cmax)
     bounds = []
     v = _theory_value(tr, seed002.lemma_d3_flip_bound_of)
     if v is not None:
@@ -213,8 +226,18 @@ def _fig_flips(tr, cv):
         if v > m:
             label += f"\nexceeds m = {int(m):,}: vacuous at this width"
         bounds.append((v, label, {}))
-    log, on, f = _bounds_layout(span, [v for v, _, _ in bounds])
+    log, on, f = _bounds_layout(np.concatenate(values), [v for v, _, _ in bounds])
     _draw_bounds(cv, bounds, on, f)
+    if v is not None:
+        result = check_result(tr, "lemma_d_3")
+        above = fl.max(axis=1) > v
+        _mark_violations(cv, t, fl.max(axis=1), above, "max over the points above the bound", result=result)
+        if not above.any():
+            _verdict_note(cv, result, "Lemma D.3")
+        if result and "bound_realised" in result:
+            cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none", label=(
+                rf"proof at the realised drift $(2\ln(n/\rho)+4/5)\cdot$drift$\cdot m$ = "
+                f"{_fmt(result['bound_realised'])}")))
     _set_scale(cv, log)
     if not log:
         cv.ax.set_ylim(bottom=0)

@@ -27,7 +27,7 @@ import numpy as np
 
 from simulator.engine.plots import (BOUND_COLOR, DATA_COLOR, REF_COLOR, X_STATE, X_STEP, _attr, _band,
                                     _bounds_layout, _draw_bounds, _fmt, _mark_violations, _ms, _set_scale,
-                                    _state_rows, _theory_value)
+                                    _state_rows, _theory_value, _verdict_note, check_result)
 from simulator.theory import seed004
 
 _COLORS = {"step": "#1f4e9c", "delta": "#dd8452", "fold": "0.45"}
@@ -40,6 +40,15 @@ def _legend_note(cv, text):
 def _premise_label():
     return ("width premise m ≥ poly(n, L, 1/λ): constant not given, not checked;\n"
             "a marked step means the run is not (yet) in the theorem's regime")
+
+
+def _verdict(cv, tr, key, what, marked):
+    """The result `validate` gives for `key`: its verdict labels the marks; a legend line says it when no row is
+    marked."""
+    result = check_result(tr, key)
+    if not np.any(marked):
+        _verdict_note(cv, result, what)
+    return result
 
 
 # --------------------------------------------------------------------------- residual
@@ -69,7 +78,8 @@ def _fig_residual(tr, cv):
         judged, fails, _ = seed004.contraction_judgement(res)
         bad_state = np.concatenate([[False], fails]) & pos          # step s fails: mark state s
         _mark_violations(cv, t_all[pos], res[pos], bad_state[pos],
-                         r"step with $\|f_{t+1}-y\| > \frac{1}{3}\|f_t-y\|$", total=int(judged.sum()), noun="steps")
+                         r"step with $\|f_{t+1}-y\| > \frac{1}{3}\|f_t-y\|$", total=int(judged.sum()), noun="steps",
+                         result=_verdict(cv, tr, "s004_thm1", "Theorem 1", bad_state[pos]))
         _legend_note(cv, _premise_label())
         if seed004.direction_of(tr.attrs) == "sketched":
             _legend_note(cv, f"sketched steps ({seed004.text_attr(tr.attrs, 'solver_sketch', '?')})")
@@ -188,7 +198,8 @@ def _fig_sparsity(tr, cv):
               "min – max over the points")
         if bound is not None:
             mx = k.max(axis=1)
-            _mark_violations(cv, t, mx, mx > bound, "max above the bound", noun="rows")
+            _mark_violations(cv, t, mx, mx > bound, "max above the bound", noun="rows",
+                             result=_verdict(cv, tr, "s004_sparsity", "sparsity", mx > bound))
         ylabel = (r"active neurons per point in layer L, $\|h_{i,L}\|_0$ (count)" if not layers
                   else r"$\|h_{i,L}\|_0$ (count)")
         ax.set_ylabel(ylabel)

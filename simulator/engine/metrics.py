@@ -8,10 +8,11 @@ last iteration, NaN in the rows in between.
 
 import numpy as np
 
+from simulator.engine.flip_candidates import FlipCandidates
 from simulator.engine.trace import DRIFT_QUANTILES
 from simulator.kernels.sketch import subspace_distortion_gram
 
-CADENCED = ("flips", "drift_max", "drift_fro", "drift_quantiles", "moved_fraction", "lambda_min", "lambda_max",
+CADENCED = ("flips", "flip_candidates", "drift_max", "drift_fro", "drift_quantiles", "moved_fraction", "lambda_min", "lambda_max",
             "gram_dev_fro", "eigvals", "sketch_eps")
 
 
@@ -34,6 +35,7 @@ class Metrics:
         self.solver = solver
         self.config = config  # MetricsConfig
         self.fire0 = solver.fire_sets()
+        self.flip_candidates = FlipCandidates(solver) if config.flips else None
         self.G0 = solver.gram() if config.gram else None
 
     def state(self, t, full):
@@ -59,6 +61,7 @@ class Metrics:
         row["moved_fraction"] = float(np.count_nonzero(drift) / drift.size)
         if self.config.flips:
             row["flips"] = _symmetric_difference_sizes(fire, self.fire0)
+            row.update(self.flip_candidates(drift))
         if self.config.gram or self.config.spectrum:
             G = s.gram()
             w = np.linalg.eigvalsh(G)

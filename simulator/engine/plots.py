@@ -24,8 +24,11 @@ line on a linear axis; one 5–100× beyond it switches the axis to log scale so
 both fit; one more than 100× (two decades) beyond is not drawn in the axes at
 all -- it would squash the data into a sliver -- but keeps its legend entry
 with its value and "off scale (N× the data)".  Lemma 4.3's conditions and the
-halving of Def 4.5 are marked where they fail (red crosses, grey shading where
-the drift left the radius, so the lemma does not apply).
+halving of Def 4.5 are marked where they fail, with the verdict `validate` gives
+(``check_result``): red crosses when the check fails with its premises met,
+hollow grey circles labelled "premise not met (m ≥ 36n⁴/λ⁴ (m/m_req = …))" or
+"premise not checkable (…)" when it does not (grey shading where the drift left
+the radius).
 
 matplotlib is imported only when a figure is drawn (``import simulator`` does
 not need it), with the Agg canvas and no pyplot state: nothing is displayed.
@@ -57,6 +60,7 @@ LOG_LIMIT = 100.0           # up to 100x: switch to log; beyond: off scale (lege
 DATA_COLOR = "#1f4e9c"
 BOUND_COLOR = "#c0392b"
 REF_COLOR = "#555555"
+PREMISE_COLOR = "#7f7f7f"   # rows beyond a bound whose premise is not met (or not checkable): no contradiction
 BAND_ALPHA = 0.22
 
 
@@ -260,13 +264,56 @@ def _ms(k, big=4.0):
     return big if k <= 40 else big * 0.5 if k <= 150 else 0.0
 
 
-def _mark_violations(cv, x, y, bad, label, total=None, noun="rows"):
+def check_result(tr, key):
+    """The result `validate` gives for the check `key` on this trace (the record's own evaluate, so a figure
+    shows the same verdict), or None when the record is unknown or cannot read the trace."""
+    from simulator import theory
+
+    try:
+        return theory.find_check(key).evaluate(tr)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def verdict_label(result):
+    """How a figure names the verdict on the bound it draws: "" for fails or no result (the marks are
+    violations), else e.g. "premise not met (m ≥ 36n⁴/λ⁴ (m/m_req = 1.7·10⁻¹⁰))" or "premise not checkable
+    (m ≥ poly(n, L, 1/λ): not checkable)"."""
+    from simulator.theory import PREMISE_NOT_CHECKABLE, PREMISE_NOT_MET
+
+    if not result or result.get("status") not in (PREMISE_NOT_MET, PREMISE_NOT_CHECKABLE):
+        return ""
+    reason = result.get("premise_reason") or ""
+    return f"{result['status']} ({reason})" if reason else result["status"]
+
+
+def _mark_violations(cv, x, y, bad, label, total=None, noun="rows", result=None):
+    """Mark the rows where a bound is not met. `result`: the check's result on this trace (``check_result``):
+    when its verdict is "premise not met" or "premise not checkable" the rows are drawn as hollow grey circles
+    and the legend says so with the deciding premise (they contradict nothing); otherwise red crosses."""
     if np.any(bad):
         total = len(bad) if total is None else total
         k = len(x)
-        cv.ax.plot(x[bad], y[bad], "x", color=BOUND_COLOR, markersize=9 if k <= 40 else 5 if k <= 150 else 3,
-                   markeredgewidth=2 if k <= 40 else 1.2,
-                   label=f"{label} ({int(np.sum(bad))} of {total} {noun})", zorder=5)
+        size = 9 if k <= 40 else 5 if k <= 150 else 3
+        text = f"{label} ({int(np.sum(bad))} of {total} {noun})"
+        why = verdict_label(result)
+        if why:
+            cv.ax.plot(x[bad], y[bad], "o", markerfacecolor="none", markeredgecolor=PREMISE_COLOR, markersize=size,
+                       markeredgewidth=1.6 if k <= 40 else 1.0, label=f"{text}:\n{why}", zorder=5)
+        else:
+            cv.ax.plot(x[bad], y[bad], "x", color=BOUND_COLOR, markersize=size,
+                       markeredgewidth=2 if k <= 40 else 1.2, label=text, zorder=5)
+
+
+def _verdict_note(cv, result, what):
+    """A legend line giving `validate`'s verdict on the bound a figure draws without marking rows."""
+    if not result or result.get("status") is None:
+        return
+    why = verdict_label(result)
+    text = f"validate, {what}: {why or result['status']}"
+    if not why and result.get("premise_reason"):
+        text += f" (premise {result['premise_reason']})"
+    cv.extra_handles.append(cv.mpl["Line2D"]([], [], linestyle="none", label=text))
 
 
 # --------------------------------------------------------------------------- the figures

@@ -223,7 +223,13 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
                 writer.describe("phase_flops", phases=list(solver.phases))
             rec = solver.init()
             init_seconds = rec.seconds
-            writer.set_attrs(init_seconds=init_seconds, **{f"solver_{k}": v for k, v in solver.info.items()})
+            sketch_note = sketch_warning(solver.info.get("sketch_rows"), problem.m,
+                                         problem.weight_entries // problem.m)
+            extra = {"sketch_warning": sketch_note} if sketch_note else {}
+            if sketch_note:
+                warnings.append(sketch_note)
+            writer.set_attrs(init_seconds=init_seconds, **{f"solver_{k}": v for k, v in solver.info.items()},
+                             **extra)
             if rec.error:
                 writer.finish("failed", f"init: {rec.error}")
                 raise RunFailed(f"init: {rec.error}", path)
@@ -270,6 +276,20 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
     result.status = "completed"
     result.loss = loss
     return result
+
+
+def sketch_warning(sketch_rows, m, per_neuron):
+    """The sentence for trace attr ``sketch_warning`` when a sketch of Jᵀ has at least as many rows as Jᵀ
+    itself, else "" (no sketch: ``sketch_rows`` absent or 0, or a sketch that compresses). Jᵀ has one row
+    per trained weight: m·``per_neuron`` (d for the two-layer network, m for W_L of the multilayer one)."""
+    if not isinstance(sketch_rows, (int, np.integer)) or isinstance(sketch_rows, bool) or sketch_rows <= 0:
+        return ""
+    jt_rows = int(m) * int(per_neuron)
+    if sketch_rows < jt_rows:
+        return ""
+    return (f"the sketch has s = {int(sketch_rows)} rows, at least as many as Jᵀ's {m}·{per_neuron} = {jt_rows} "
+            f"(one per trained weight): it compresses nothing; lower solver.sketch_rows or raise network.m "
+            f"(or solve exactly: an exact regression needs no sketch)")
 
 
 def _reached(loss, loss0, stop):

@@ -14,7 +14,10 @@ installed package -- and ``out_dir``, which it writes into: with a cluster,
 ``out_dir`` must be a path every worker can reach.
 
 Reports read only the summary rows: ``fit_slope`` (log-log slope of seconds per
-iteration against a grid key) and the report a scenario names in ``[sweep]
+iteration against a grid key), ``fit_loglog`` / ``fit_lines`` (the exponents of the counted
+operations per step, ``ops_per_step``, and of seconds per step, each with a least-squares
+standard error and a bootstrap 95% interval over the points, and the constant in front of
+seed 002's n²·m^0.76·d), and the report a scenario names in ``[sweep]
 report``, looked up in ``simulator.theory.REPORTS`` by :func:`format_report`
 ("width-threshold": seed 002's smallest width at which Def 4.5 held for >= 9/10
 seeds beside Thm 4.1's requirement, ``simulator.theory.seed002``).
@@ -43,7 +46,7 @@ from simulator.theory.seed002 import (THRESHOLD_FRACTION, format_width_threshold
                                       width_threshold_report)
 
 #: the summary table's columns after ``point`` and the grid keys (in this order)
-ROW_COLUMNS = ("status", "error", "iterations", "loss0", "loss", "median_step_seconds", "init_seconds",
+ROW_COLUMNS = ("status", "error", "iterations", "loss0", "loss", "median_step_seconds", "ops_per_step", "init_seconds",
                "validate", "def_4_5", "n", "m", "d", "b", "lambda", "rho", "width_ratio",
                # seed 004 (multilayer traces; empty for two-layer ones)
                "s004_contraction", "s004_contraction_worst", "s004_sparsity_bound", "s004_expected_active",
@@ -241,6 +244,13 @@ def _row_from_trace(row, tr):
         steps = steps[np.isfinite(steps)]
         if steps.size:
             row["median_step_seconds"] = float(np.median(steps))
+    if "phase_flops" in tr:  # operations per step (indexes/ops.py): the sum over phases, median over steps
+        flops = np.asarray(tr["phase_flops"], dtype=np.float64)
+        if flops.ndim == 2 and flops.shape[0]:
+            per_step = flops.sum(axis=1)
+            per_step = per_step[np.isfinite(per_step)]
+            if per_step.size:
+                row["ops_per_step"] = float(np.median(per_step))
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -551,6 +561,129 @@ def fit_slope(rows, key, y="median_step_seconds"):
     ys = np.array([np.mean(groups[x]) for x in sorted(groups)])
     slope = float(np.polyfit(xs, ys, 1)[0])
     return slope, len(groups)
+
+
+#: bootstrap resamples and seed of `fit_loglog` (fixed: the same rows give the same interval)
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SEED = 0
+#: seed 002's cost per iteration (Thm 5.1), Õ(n²·m^0.76·d + n³): the exponent of m in its leading term
+PAPER_M_EXPONENT = 0.76
+
+
+@dataclass
+class LogLogFit:
+    """log y = intercept + slope·log x by least squares over the points (one per completed row)."""
+
+    key: str
+    y: str
+    slope: float
+    intercept: float
+    se: float  # standard error of the slope (NaN with fewer than 3 points)
+    ci_low: float  # bootstrap 95% percentile interval of the slope (NaN with fewer than 3 points)
+    ci_high: float
+    points: int
+    values: int  # distinct values of the key among them
+
+
+def _points(rows, key, y):
+    xs, ys = [], []
+    for r in rows:
+        x, v = r.get(key), r.get(y)
+        if r.get("status") != "completed" or not _num(x) or not _num(v):
+            continue
+        if x > 0 and v > 0 and math.isfinite(x) and math.isfinite(v):
+            xs.append(math.log(x))
+            ys.append(math.log(v))
+    return np.array(xs), np.array(ys)
+
+
+def _slopes(X, Y):
+    """Least-squares slopes of the rows of Y against the rows of X (NaN where X is constant)."""
+    Xc = X - X.mean(axis=-1, keepdims=True)
+    Yc = Y - Y.mean(axis=-1, keepdims=True)
+    sxx = np.einsum("...i,...i->...", Xc, Xc)
+    sxy = np.einsum("...i,...i->...", Xc, Yc)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), np.nan)
+
+
+def fit_loglog(rows, key, y="ops_per_step", samples=BOOTSTRAP_SAMPLES, seed=BOOTSTRAP_SEED):
+    """The exponent of ``y`` against ``key``: least squares of log(y) on log(key) over the completed
+    points, every point on its own (points that share a value of ``key`` all count; with the same
+    number of points at every value this slope equals ``fit_slope``'s on their log-means).
+
+    Standard error: the textbook one, √(RSS/(N − 2) / Σ(x − x̄)²). Bootstrap: ``samples`` resamples of
+    the N points with replacement (generator seeded with ``seed``, so reproducible), the slope of each
+    (resamples whose points share one value of ``key`` are left out), and the 2.5 and 97.5 percentiles.
+    Returns a LogLogFit. ValueError with fewer than two distinct positive values of ``key`` with a
+    finite positive ``y``.
+    """
+    xs, ys = _points(rows, key, y)
+    values = len(set(xs.tolist()))
+    if values < 2:
+        raise ValueError(f"--fit {key}: need completed points at two or more positive values of {key} "
+                         f"with a measured {y}")
+    N = xs.size
+    slope = float(_slopes(xs, ys))
+    intercept = float(ys.mean() - slope * xs.mean())
+    se = lo = hi = float("nan")
+    if N > 2:
+        resid = ys - intercept - slope * xs
+        sxx = float(((xs - xs.mean()) ** 2).sum())
+        se = math.sqrt(float(resid @ resid) / (N - 2) / sxx)
+        idx = np.random.default_rng(seed).integers(0, N, size=(int(samples), N))
+        boot = _slopes(xs[idx], ys[idx])
+        boot = boot[np.isfinite(boot)]
+        if boot.size:
+            lo, hi = (float(v) for v in np.percentile(boot, [2.5, 97.5]))
+    return LogLogFit(key, y, slope, intercept, se, lo, hi, int(N), values)
+
+
+def paper_constant(rows, m_exponent=PAPER_M_EXPONENT):
+    """The constant in front of seed 002's n²·m^0.76·d: per completed point with counted operations,
+    C = ops_per_step / (n²·m^0.76·d). Returns (median, (25%, 75%) quantiles, (min, max), points), or
+    None when no point has counts."""
+    cs = []
+    for r in rows:
+        ops_, n, m, d = (r.get(k) for k in ("ops_per_step", "n", "m", "d"))
+        if r.get("status") != "completed" or not all(_num(v) for v in (ops_, n, m, d)):
+            continue
+        if ops_ > 0 and math.isfinite(ops_) and n > 0 and m > 0 and d > 0:
+            cs.append(ops_ / (n * n * m ** m_exponent * d))
+    if not cs:
+        return None
+    c = np.array(cs)
+    q1, med, q3 = np.percentile(c, [25, 50, 75])
+    return float(med), (float(q1), float(q3)), (float(c.min()), float(c.max())), int(c.size)
+
+
+def _fit_line(label, fit):
+    interval = (f"bootstrap 95% [{fit.ci_low:.3f}, {fit.ci_high:.3f}]" if math.isfinite(fit.ci_low)
+                else "no interval (fewer than 3 points)")
+    se = f" ± {fit.se:.3f} (s.e.)" if math.isfinite(fit.se) else ""
+    return (f"fit        log({label}) vs log({fit.key}): exponent {fit.slope:.3f}{se}, {interval}, "
+            f"{fit.points} points at {fit.values} values")
+
+
+def fit_lines(rows, key):
+    """The lines `simulator sweep --fit KEY` prints after its slope line: the exponent of the counted
+    operations per step and of seconds per step against KEY (least squares over the points, standard
+    error, bootstrap 95% interval), and the constant C = ops/step / (n²·m^0.76·d) over the points.
+    A quantity the rows lack is reported as such; never raises."""
+    lines = []
+    for y, label in (("ops_per_step", "median operations/step"), ("median_step_seconds", "median s/step")):
+        try:
+            lines.append(_fit_line(label, fit_loglog(rows, key, y)))
+        except ValueError:
+            lines.append(f"fit        log({label}) vs log({key}): not enough completed points with {y}")
+    c = paper_constant(rows)
+    if c is None:
+        lines.append("constant   no operation counts in the summary (ops_per_step)")
+    else:
+        med, (q1, q3), (lo, hi), k = c
+        lines.append(f"constant   C = ops/step / (n²·m^{PAPER_M_EXPONENT}·d) = {med:.4g} (median of {k} points; "
+                     f"quartiles {q1:.4g}–{q3:.4g}, range {lo:.4g}–{hi:.4g})")
+    return lines
 
 
 def summary_report(path, default="width-threshold"):

@@ -251,6 +251,7 @@ METRICS: dict[str, MetricSpec] = {
                              "neurons firing per data point"),
     "union_fire": MetricSpec("count", "number of neurons firing on at least one data point, |union_i S_i,fire|", STATE,
                              "neurons firing on some data point"),
+    "flip_candidates": MetricSpec("count", "per data point i: number of neurons r with |<w_r(0), x_i> - b| <= ||w_r(t) - w_r(0)||, the only ones that can have flipped on x_i since t = 0 (Lemma D.3); shape (n,)", STATE, "neurons able to flip per data point"),
     "flips": MetricSpec("count", "per data point i: number of neurons whose activation on x_i differs from t = 0; shape (n,)", STATE,
                         "activation flips per data point since t = 0"),
     "drift_max": MetricSpec(_D, "max over neurons r of ||w_r(t) - w_r(0)||_2", STATE, "largest neuron drift"),
@@ -299,8 +300,8 @@ METRICS: dict[str, MetricSpec] = {
     "false_reported": MetricSpec("count", "sum_i of the neurons the approximate index reported for x_i that do not fire (this step)", STEP,
                                  "non-firing neurons reported"),
     # the multilayer network (seed 004)
-    "phase_flops": MetricSpec("flop", "counted floating-point operations of each phase of this step (names in attr 'phases'); shape (P,)", STEP,
-                              "floating-point operations per phase"),
+    "phase_flops": MetricSpec("operation", "counted operations of each phase of this step (names in attr 'phases'; docs/theory.md §10: a multiply-add 2; a comparison, hashed add or tree-node visit 1); shape (P,)", STEP,
+                              "counted operations per phase"),
     "step_rank": MetricSpec("count", "rank of this step's change of W_L, -sum_i g_i u_i v_i^T (at most n)", STEP,
                             "rank of the step's change"),
     "delta_rank": MetricSpec("count", "rank of the stored low-rank part of W_L(t) - W_L(0) after this step (columns of its factors; 0 once folded into the dense matrix)", STEP,
@@ -324,6 +325,7 @@ METRIC_ATTRS: dict[str, dict[str, Any]] = {
 METRIC_DIMS: dict[str, tuple[str, ...]] = {
     "fire_count": ("point",),
     "flips": ("point",),
+    "flip_candidates": ("point",),
     "eigvals": ("eigenvalue",),
     "drift_quantiles": ("quantile",),
     "phase_seconds": ("phase",),
@@ -357,7 +359,7 @@ _SCALE_SPECS = {
 _DIM_SIZE_ATTRS = {"point": "n", "feature": "d", "neuron": "m"}
 
 #: CF units (UDUNITS) of the unit labels used above: counts, fractions and flops are "1".
-_CF_UNITS = {"dimensionless": "1", "count": "1", "fraction": "1", "flop": "1", "": ""}
+_CF_UNITS = {"dimensionless": "1", "count": "1", "fraction": "1", "flop": "1", "operation": "1", "": ""}
 
 #: HDF5/netCDF bookkeeping attrs, never shown as a metric's attrs nor copied by hand.
 _DS_ATTRS = ("DIMENSION_LIST", "DIMENSION_LABELS", "REFERENCE_LIST", "CLASS", "NAME")

@@ -12,6 +12,9 @@ index (e.g. a half-space-reporting structure) is one more module and one more li
   lsh          APPROXIMATE: SimHash buckets (SLIDE/MONGOOSE style)            indexes/lsh.py
 
 Every index but `lsh` is exact: its fire sets are those of thresholding X Wᵀ at b.
+
+indexes/ops.py is not an index: it holds the one table of operation counts (docs/theory.md §10)
+that the indexes, the step directions and the dense solvers read their `phase_flops` from.
 """
 
 from simulator.registry import lookup

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from simulator.indexes import ops
 from simulator.indexes.base import FireSets, Index
 from simulator.kernels import active as _act
 from simulator.kernels import jacobian as _jac
@@ -39,9 +40,11 @@ class ActiveSet(Index):
         self.rowK = np.full(self.K.shape[0], -1, dtype=np.int64)  # row of C, −1 until a neuron moves
         self._left = []  # (neurons, final leaves) of those that left K: they never change again
         self._next = None  # (f_t, fire counts) left by the previous step's fused pass
+        self._fused = False  # whether the last query read them (operation counts)
 
     def query(self, point_major=False):
         p = self.problem
+        self._fused = self._next is not None
         if self._next is not None:
             f, counts = self._next
             self._next = None
@@ -65,6 +68,24 @@ class ActiveSet(Index):
         self._next = (f_next, counts)
         if left.shape[0]:
             self._left.append((left, left_leaves))
+
+    def query_ops(self, fs, work):
+        """Nothing after a fused step (it left f and the counts); else f and the counts from the set; the
+        point-major view when a sketch asked for it."""
+        terms = {} if self._fused else {"forward": ops.forward(fs.nnz), "fire_counts": ops.fire_counts(fs.nnz)}
+        if fs.indices is not None:
+            terms["point_major"] = ops.point_major(fs.nnz, self.problem.n)
+        return terms
+
+    def update_ops(self, k, nnz, work):
+        """Both paths compare the new leaves of K with b and write K_{t+1}'s CSR (nnz' entries); the fused
+        pass also sums f_{t+1} and the fire counts of the next query."""
+        n, nnz_next = self.problem.n, int(self.kpts.shape[0])
+        terms = super().update_ops(k, nnz, work)
+        terms.update(threshold=ops.threshold(k, n), csr=nnz_next)
+        if self.leaf_update == "gram":
+            terms.update(forward=ops.forward(nnz_next), fire_counts=ops.fire_counts(nnz_next))
+        return terms
 
     def _set_leaves(self, fs, rows):
         K = self.K

@@ -10,6 +10,9 @@ that finds the fire sets S_i(t) = {r : u_{r,i} > b} (strict `>`, docs/theory.md 
   X Xᵀ (d-free, docs/theory.md §6) as `leaf_update` says;
 - `work()`: running totals of its cost counters (e.g. tree nodes touched), so a step reports the
   difference as counts that do not depend on the machine;
+- `query_ops(fs, work)` and `update_ops(k, nnz, work)`: the operations of the query and update phases
+  just run, as terms of the table in indexes/ops.py (docs/theory.md §10), from sizes and the
+  phase's change of `work()`; computed after the phase, never timed;
 - views for metrics (outside the timed step): `fire_sets()` (sorted CSR), `leaves()`, `predictions()`.
 
 Every step direction (exact Gram, sketched regression, gradient) moves the weights as W − Jᵀg, so
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.indexes import ops
 from simulator.kernels import jacobian as _jac
 
 
@@ -92,6 +96,27 @@ class Index:
         """Running totals of the cost counters, {name: int}."""
         return {}
 
+    # operation counts (indexes/ops.py, Table B); called after the phase, outside the timing ----------
+    def query_ops(self, fs, work):
+        """The query phase's operations as {term: count}: fs its fire sets, work its change of `work()`.
+        Called right after the query (before the step changes the index)."""
+        raise NotImplementedError
+
+    def update_ops(self, k, nnz, work):
+        """The update phase's operations as {term: count}: k = |K| and nnz = Σ_i |S_i| of the step (read
+        before `apply_step`, which may compact K), work the phase's change of `work()`.
+
+        This base covers `Index.apply_step`: the step's coefficients, then the leaves of K refreshed by
+        inner products (explicit rows, then n inner products each) or d-free (deltas through X Xᵀ, added);
+        a subclass adds what its structure does with the new leaves."""
+        n, d = self.problem.n, self.problem.d
+        terms = {"coefficients": ops.coefficients(nnz)}
+        if self.leaf_update == "gram":
+            terms.update(leaf_deltas=ops.leaf_deltas(nnz, n), leaf_shift=ops.leaf_shift(k, n))
+        else:
+            terms.update(rows_explicit=ops.rows_explicit(k, n, d), leaves_ip=ops.leaves_ip(k, n, d))
+        return terms
+
     def audit(self, fs):
         """Untimed diagnostics of this step's fire sets fs, {counter: value} (an approximate index
         says here how far fs is from the exact fire sets; exact indexes have nothing to say)."""
@@ -142,6 +167,22 @@ class PointMajorIndex(Index):
     def _forward(self, indptr, indices):
         """f_t from fire sets and the stored leaves."""
         return _jac.forward(indptr, indices, self._LT, self.problem.a, self.problem.b)
+
+    def _structure_query_ops(self, fs, work):
+        """Operations of finding the point-major fire sets (the structure's part of the query)."""
+        raise NotImplementedError
+
+    def _forward_ops(self, nnz):
+        return ops.forward(nnz)
+
+    def query_ops(self, fs, work):
+        """The structure's terms, then K and the neuron-major view (`by_neuron`), a_r/√m and the fire
+        counts, and f_t."""
+        n, k = self.problem.n, int(fs.K.shape[0])
+        terms = self._structure_query_ops(fs, work)
+        terms.update(by_neuron=ops.by_neuron(fs.nnz, k, self.sorted_K), fire_views=ops.fire_views(k, n),
+                     forward=self._forward_ops(fs.nnz))
+        return terms
 
     def fire_sets(self):
         return self._csr(sort=True)

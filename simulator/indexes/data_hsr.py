@@ -12,6 +12,7 @@ Counts the tree nodes its queries visit and the memberships it changes.
 import numpy as np
 
 from simulator.balltree import BallTree
+from simulator.indexes import ops
 from simulator.indexes.explicit import ExplicitWeightsIndex
 from simulator.kernels import fireset as _fs
 from simulator.kernels import jacobian as _jac
@@ -44,8 +45,22 @@ class DataHSR(ExplicitWeightsIndex):
         _jac.add_step_rows(self.Wx, fs.K, fs.kptr, fs.kpts, dcv, p.X)
         # the new S̃_r of the moved neurons (Alg. 3 line 12), read in place from W
         nptr, npts = self.tree.query_all(self.Wx, p.b, sort=False, rows=fs.K, trusted=True)
+        self._new_pairs = int(nptr[-1])  # Σ_r |S̃_r| of the moved neurons (operation counts)
         self.memberships_changed += int(_fs.set_memberships(fs.K, nptr, npts, self._members, self._pos,
                                                             self._count))
 
     def work(self):
         return {"query_nodes": self.tree.nodes_visited, "memberships_changed": self.memberships_changed}
+
+    def _structure_query_ops(self, fs, work):
+        return {"to_csr": ops.to_csr(fs.nnz, self.problem.n)}
+
+    def update_ops(self, k, nnz, work):
+        """Moved rows, a ball-tree query per moved neuron, and the incidence fixed from the new dual sets
+        (a mark per new pair, a test per (neuron, point), the memberships that changed)."""
+        p = self.problem
+        terms = super().update_ops(k, nnz, work)
+        terms.update(balltree_query=ops.balltree_query(k, work["query_nodes"], self._new_pairs, p.d),
+                     set_memberships=k * p.n + self._new_pairs,
+                     memberships=ops.memberships(work["memberships_changed"]))
+        return terms

@@ -12,6 +12,7 @@ relative slack of 1e-12 against round-off. Counts the tree nodes visited and the
 
 import numpy as np
 
+from simulator.indexes import ops
 from simulator.indexes.base import PointMajorIndex
 from simulator.kernels import jacobian as _jac
 from simulator.kernels.tree import padded_size
@@ -41,6 +42,7 @@ class DriftSlack(PointMajorIndex):
         p = self.problem
         cptr, cidx = self.tree.query_all(p.b - self.D * (1 + _SLACK) - _SLACK)
         self.candidates += int(cidx.shape[0])
+        self._cidx = cidx  # the candidates, for the operation counts (the filter's cost depends on them)
         return _jac.filter_by_current_leaves(cptr, cidx, self._LT0, self.W.row, self.W.C, p.XXt, p.b)
 
     def query(self, point_major=False):
@@ -72,3 +74,14 @@ class DriftSlack(PointMajorIndex):
 
     def work(self):
         return {"query_nodes": self.tree.nodes_touched, "candidates": self.candidates}
+
+    def _structure_query_ops(self, fs, work):
+        """The trees queried at b − D_t, then the exact filter: a test per candidate, and for a candidate
+        that has moved its leaf u(0) + c_r·(XXᵀ)_{·i} (2n)."""
+        p = self.problem
+        moved = int(np.count_nonzero(self.W.row[self._cidx] >= 0))
+        return {"tree_nodes": ops.tree_nodes(work["query_nodes"]),
+                "drift_filter": ops.drift_filter(work["candidates"], moved, p.n)}
+
+    def update_ops(self, k, nnz, work):
+        return {"coefficients": ops.coefficients(nnz), "drift_bound": ops.drift_bound(k, self.problem.n)}

@@ -6,6 +6,7 @@ term of its Lemma 4.1), so no (m, n) leaf array exists. A step W − Jᵀg moves
 Δw_r = Σ_{j∈F_r} Δc_{r,j} x_j (also kept in the solver's implicit weights, which give drift).
 """
 
+from simulator.indexes import ops
 from simulator.indexes.base import PointMajorIndex
 from simulator.kernels import jacobian as _jac
 
@@ -25,6 +26,14 @@ class ExplicitWeightsIndex(PointMajorIndex):
     def _forward(self, indptr, indices):
         p = self.problem
         return _jac.forward_explicit(indptr, indices, self.Wx, p.X, p.a, p.b)
+
+    def _forward_ops(self, nnz):
+        return ops.forward_explicit(nnz, self.problem.d)
+
+    def update_ops(self, k, nnz, work):
+        """The step's coefficients and the moved rows Δw_r = Σ_j Δc_{r,j} x_j (2·nnz·d); a subclass adds
+        what its structure does with them."""
+        return {"coefficients": ops.coefficients(nnz), "row_deltas": 2 * nnz * self.problem.d}
 
     def leaves(self):
         return self.problem.X @ self.Wx.T

@@ -5,6 +5,7 @@ changed neuron is added or swap-removed in O(1) per point (kernels/fireset.py). 
 change of any neuron. Counts the memberships it changes.
 """
 
+from simulator.indexes import ops
 from simulator.indexes.base import PointMajorIndex
 from simulator.tree import FireSetIndex
 
@@ -34,3 +35,12 @@ class IncidenceIndex(PointMajorIndex):
 
     def work(self):
         return {"memberships_changed": self.incidence.memberships_changed}
+
+    def _structure_query_ops(self, fs, work):
+        return {"to_csr": ops.to_csr(fs.nnz, self.problem.n)}
+
+    def update_ops(self, k, nnz, work):
+        terms = super().update_ops(k, nnz, work)
+        terms.update(threshold=ops.threshold(k, self.problem.n),
+                     memberships=ops.memberships(work["memberships_changed"]))
+        return terms

@@ -15,6 +15,7 @@ the true loss of the run; the solver runs exact gradient descent beside it to re
 
 import numpy as np
 
+from simulator.indexes import ops
 from simulator.indexes.explicit import ExplicitWeightsIndex
 from simulator.kernels import lsh as _lsh
 from simulator.kernels import jacobian as _jac
@@ -84,3 +85,17 @@ class LSHIndex(ExplicitWeightsIndex):
 
     def work(self):
         return {"candidates": self.candidates, "rebuilds": self.rebuilds}
+
+    def _structure_query_ops(self, fs, work):
+        p = self.problem
+        return {"lsh_query": ops.lsh_query(p.n, self.L, p.m, work["candidates"], p.d)}
+
+    def _forward_ops(self, nnz):
+        return ops.forward(nnz)  # forward_pairs: the tested leaves came with the fire pairs
+
+    def update_ops(self, k, nnz, work):
+        p = self.problem
+        terms = super().update_ops(k, nnz, work)
+        if work["rebuilds"]:
+            terms["lsh_rehash"] = work["rebuilds"] * ops.lsh_rehash(p.m, self.L, self.k, p.d)
+        return terms

@@ -1,9 +1,11 @@
 """The paper's index (seed 002 Appendix B, Algorithms 2-4): one threshold-search max-tree per point.
 
 Fire sets by Query at b (Alg. 4, O(|S_i| log m) nodes each), leaves refreshed by the batched Update
-(Alg. 3: each touched ancestor recomputed once). Counts every tree node it touches.
+(Alg. 3: each touched ancestor recomputed once). Counts every tree node it touches; in the operation
+counts (indexes/ops.py) a node touched is one operation.
 """
 
+from simulator.indexes import ops
 from simulator.indexes.base import PointMajorIndex
 from simulator.kernels import jacobian as _jac
 from simulator.kernels.tree import padded_size
@@ -36,3 +38,11 @@ class TreeIndex(PointMajorIndex):
 
     def work(self):
         return {"nodes_touched": self.tree.nodes_touched}
+
+    def _structure_query_ops(self, fs, work):
+        return {"tree_nodes": ops.tree_nodes(work["nodes_touched"])}  # Query(i, b) for every i
+
+    def update_ops(self, k, nnz, work):
+        terms = super().update_ops(k, nnz, work)
+        terms["tree_nodes"] = ops.tree_nodes(work["nodes_touched"])  # the batched Update
+        return terms

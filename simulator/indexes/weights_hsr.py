@@ -11,6 +11,7 @@ is rebuilt from the current weights when its query work has degraded past `rebui
 """
 
 from simulator.balltree import BallTree
+from simulator.indexes import ops
 from simulator.indexes.explicit import ExplicitWeightsIndex
 from simulator.kernels import jacobian as _jac
 
@@ -27,6 +28,7 @@ class WeightsHSR(ExplicitWeightsIndex):
         p = self.problem
         self.tree = BallTree(p.W0, leaf_size=int(self.options["hsr_leaf_size"]))
         self.Wx = self.tree.points  # the tree's own copy of the weights, read-only view
+        self._build_work = self.tree.build_work  # point reads of the builds counted so far (operation counts)
         self._after_build()
 
     def _csr(self, sort):
@@ -42,3 +44,17 @@ class WeightsHSR(ExplicitWeightsIndex):
     def work(self):
         return {"query_nodes": self.tree.nodes_visited, "update_nodes": self.tree.nodes_changed,
                 "rebuilds": self.tree.rebuilds}
+
+    def _structure_query_ops(self, fs, work):
+        p = self.problem
+        return {"balltree_query": ops.balltree_query(p.n, work["query_nodes"], fs.nnz, p.d)}
+
+    def update_ops(self, k, nnz, work):
+        """Moved rows W[K] + Δw_r (kd), the moves in the tree (whole leaf-to-root paths), a rebuild."""
+        d = self.problem.d
+        terms = super().update_ops(k, nnz, work)
+        terms.update(row_add=k * d, balltree_update=ops.balltree_update(k, self.tree.depth, d))
+        if work["rebuilds"]:
+            terms["balltree_build"] = ops.balltree_build(self.tree.build_work - self._build_work, d)
+        self._build_work = self.tree.build_work
+        return terms

@@ -9,7 +9,9 @@ applied through the dense J in O(mnd). O(mnd + n³) per iteration.
 
 import numpy as np
 
+from simulator.indexes import ops
 from simulator.solvers.base import check_fire_counts
+from simulator.solvers.directions import regression_ops, sketch_op_terms
 from simulator.solvers.dense import DenseSolver
 from simulator.solvers.regression import pcg, preconditioner, sketch_jacobian, sketch_rows, sketch_words
 
@@ -23,7 +25,7 @@ class BPSW(DenseSolver):
     name = "bpsw"
     phases = ("sketch", "regression", "update")
     direction = "sketched"
-    counters = ("neurons_changed", "reg_iterations", "reg_residual", "sketch_rows")
+    counters = ("neurons_changed", "reg_iterations", "reg_residual", "sketch_rows", "phase_flops")
 
     @classmethod
     def memory_words(cls, n, d, m, options, k=None):
@@ -68,9 +70,17 @@ class BPSW(DenseSolver):
             R = preconditioner(B)
             self._last_sketch = (B, (indptr, indices))  # for the measured distortion (metrics)
         with phase("regression"):
-            g, iters, res = pcg(self._gv, R, self.f - p.y, self.options["cg_tol"], self.options["cg_max_iter"])
+            rhs = self.f - p.y
+            g, iters, res = pcg(self._gv, R, rhs, self.options["cg_tol"], self.options["cg_max_iter"])
         moved = self._moved(g)  # needs F_t, which the update overwrites; untimed, like every counter
         with phase("update"):
             self._add_jt(-1.0, g)  # W ← W − Jᵀg
             self._forward()
         record.counters.update(reg_iterations=iters, reg_residual=res, sketch_rows=self.s, neurons_changed=moved)
+        n, m, d, nnz = p.n, p.m, p.d, int(indptr[-1])
+        self._record_ops(record, {
+            "sketch": {"dense_csr": ops.dense_csr(m, n, nnz),
+                       **sketch_op_terms(self.options["sketch"], nnz, p, self.s, self.nnz),
+                       "preconditioner": ops.preconditioner(self.s, n)},
+            "regression": {"residual": n, "pcg": regression_ops("pcg", iters, n, ops.dense_gv(m, n, d), rhs)},
+            "update": {"dense_add_jt": self._add_jt_ops(), "dense_forward": self._forward_ops()}})

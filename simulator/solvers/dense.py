@@ -15,6 +15,11 @@ X Wᵀ 0.14 s against 0.27-0.36 s, the in-place W update 0.14 s against 0.21 s).
 They are allocated once, in init, and overwritten by every forward pass: at
 m = 2^22, n = 16 each float64 one is 512 MiB, and allocating and first-touching
 fresh ones every step cost more than the arithmetic done on them.
+
+Operation counts. Every step records `phase_flops` (the operations of each phase, aligned with
+`phases`), from n, m, d and what the step knows (indexes/ops.py, Table B: the forward pass
+`dense_forward`, the in-place update `dense_add_jt`, the overlaps `dense_overlaps`, …): a
+subclass gives `_record_ops` its terms by phase, {phase: {term: count}}, kept as `op_terms`.
 """
 
 import math
@@ -22,6 +27,7 @@ import math
 import numpy as np
 from scipy.linalg.blas import dgemm
 
+from simulator.indexes import ops
 from simulator.solvers.base import Solver, csr_from_mask
 
 # F Fᵀ counts |S_i ∩ S_j| ≤ m. Summed in float32 these integers are exact while m ≤ 2^24, so the
@@ -30,7 +36,7 @@ _FLOAT32_EXACT_COUNTS = 2**24
 
 
 class DenseSolver(Solver):
-    counters = ("neurons_changed",)
+    counters = ("neurons_changed", "phase_flops")
 
     @classmethod
     def memory_words(cls, n, d, m, options, k=None):
@@ -39,6 +45,7 @@ class DenseSolver(Solver):
     def _init(self, record):
         p = self.problem
         self.W = p.W0.copy()  # (m, d), updated in place
+        self.op_terms = {}  # {phase: {term: operations}} of the last step (indexes/ops.py)
         self._scale = p.a / math.sqrt(p.m)  # a_r/√m, the Jacobian's per-neuron factor
         # neuron-major buffers, row r = neuron r (see the module docstring)
         self.UT = np.empty((p.m, p.n))  # Uᵀ: UT[r, i] = <w_r, x_i>
@@ -76,6 +83,20 @@ class DenseSolver(Solver):
         # (n × m), so it can update W in place without copying anything: Wᵀ ← α (gX)ᵀ Fs + Wᵀ.
         out = dgemm(alpha, gX.T, self._FsT.T, beta=1.0, c=self.W.T, overwrite_c=1)
         assert out.ctypes.data == self.W.ctypes.data  # updated in place, not into a copy
+
+    # operation counts (indexes/ops.py) -------------------------------------------------------------
+    def _forward_ops(self):
+        p = self.problem
+        return ops.dense_forward(p.m, p.n, p.d)
+
+    def _add_jt_ops(self):
+        p = self.problem
+        return ops.dense_add_jt(p.m, p.n, p.d)
+
+    def _record_ops(self, record, terms):
+        """`phase_flops` from {phase: {term: count}}, kept as `op_terms` (a view for tests)."""
+        self.op_terms = terms
+        record.counters["phase_flops"] = np.array([ops.total(terms[k]) for k in self.phases], dtype=np.float64)
 
     def _moved(self, g):
         """How many rows of Jᵀg are nonzero, without forming Jᵀg: the neurons firing on some point i

@@ -12,13 +12,16 @@ apply it; `solvers/sublinear.py` combines one index with one direction.
 
 A direction declares its `phases` (timed by the solver), its `kind` (recorded in the trace as
 `solver_direction`, which decides which theory checks apply), whether it needs the point-major
-fire sets (a sketch reads them), and the counters it reports.
+fire sets (a sketch reads them), and the counters it reports. After `compute` its `op_terms` hold
+the operations of each of its phases, {phase: {term: count}} (indexes/ops.py, Table B), computed
+after the phases from the sizes of the step.
 """
 
 import math
 
 import numpy as np
 
+from simulator.indexes import ops
 from simulator.kernels import jacobian as _jac
 from simulator.solvers.base import NumericalError, check_fire_counts, check_gram, solve_spd
 from simulator.solvers.regression import paper_iteration, pcg, preconditioner, sketch_jacobian, sketch_rows
@@ -34,6 +37,7 @@ class Direction:
         self.problem = problem
         self.options = options
         self.info = info  # the solver's record of what it decided (trace attrs solver_*)
+        self.op_terms = {}  # {phase: {term: operations}} of the last compute
 
     def init(self, lam, gram0):
         """One-off set-up; lam = λ of the theory, gram0() gives G_0 when a direction needs it."""
@@ -72,6 +76,10 @@ class ExactGram(_GaussNewton):
             g = solve_spd(G, y_reg)
         res = float(np.linalg.norm(G @ g - y_reg) / max(np.linalg.norm(y_reg), 1e-300))
         record.counters.update(reg_iterations=1, reg_residual=res)
+        sizes = np.diff(fs.kptr)
+        self.op_terms = {"regression": {
+            "gram_counts": ops.gram_counts(int(sizes @ sizes)), "gram_scale": ops.gram_scale(p.n),
+            "check_gram": ops.check_gram(p.n), "solve_spd": ops.solve_spd(p.n)}}
         return g
 
 
@@ -105,6 +113,10 @@ class Sketched(_GaussNewton):
         with phase("regression"):
             g, iters, res = self._solve(matvec, R, y_reg, self.eps_reg, o["reg_max_iter"])
         record.counters.update(reg_iterations=iters, reg_residual=res, sketch_rows=self.s)
+        self.op_terms = {"sketch": {**sketch_op_terms(o["sketch"], fs.nnz, p, self.s, self.nnz),
+                                    "preconditioner": ops.preconditioner(self.s, p.n)},
+                         "regression": {o["regression"]: regression_ops(o["regression"], iters, p.n,
+                                                                         ops.gv_sparse(fs.nnz, p.d), y_reg)}}
         return g
 
     def last_sketch(self):
@@ -133,7 +145,28 @@ class Gradient(Direction):
     def compute(self, fs, t, phase, record):
         with phase("gradient"):
             g = self.eta * (fs.f - self.problem.y)
+        self.op_terms = {"gradient": {"step": 2 * self.problem.n}}
         return g
+
+
+def sketch_op_terms(kind, nnz, problem, s, z):
+    """Operations of B = S·Jᵀ from nnz fire pairs (indexes/ops.py): hashed adds and their scaling for OSNAP
+    and CountSketch (z nonzeros per column), or a dense reference sketch."""
+    p = problem
+    if kind in ("osnap", "countsketch"):
+        return {"sketch_hashed": ops.sketch_hashed(nnz, p.d, z), "sketch_scale": ops.sketch_scale(nnz, p.d)}
+    if kind == "gaussian":
+        return {"sketch_gaussian": ops.sketch_gaussian(s, p.m, p.d, p.n, nnz)}
+    return {"sketch_srht": ops.sketch_srht(s, p.m, p.d, p.n, nnz)}
+
+
+def regression_ops(method, iters, n, gv, rhs):
+    """Operations of `regression.paper_iteration` (method "paper") or `pcg` after `iters` iterations, each
+    G·v costing gv, on the right-hand side rhs."""
+    zero = not np.any(rhs)
+    if method == "paper":
+        return ops.paper_iteration(iters, n, gv, zero_rhs=zero)
+    return ops.pcg(iters, n, gv, zero_rhs=zero)
 
 
 def make_direction(problem, options, info, step):

@@ -6,6 +6,7 @@ of the sublinear method is checked against. O(mnd + mn² + n³) per step.
 
 import numpy as np
 
+from simulator.indexes import ops
 from simulator.solvers.base import check_gram, solve_spd
 from simulator.solvers.dense import DenseSolver
 
@@ -26,3 +27,9 @@ class GaussNewton(DenseSolver):
             self._add_jt(-1.0, g)  # W ← W − Jᵀg
             self._forward()
         record.counters["neurons_changed"] = moved
+        n, m = self.problem.n, self.problem.m
+        self._record_ops(record, {
+            "gram": {"dense_overlaps": ops.dense_overlaps(m, n), "gram_scale": ops.gram_scale(n),
+                     "check_gram": ops.check_gram(n)},
+            "solve": {"residual": n, "solve_spd": ops.solve_spd(n)},
+            "update": {"dense_add_jt": self._add_jt_ops(), "dense_forward": self._forward_ops()}})

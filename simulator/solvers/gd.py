@@ -18,7 +18,7 @@ from simulator.solvers.dense import DenseSolver
 class GradientDescent(DenseSolver):
     name = "gd"
     phases = ("gradient", "update")
-    counters = ("neurons_changed", "move_max")
+    counters = ("neurons_changed", "move_max", "phase_flops")
     direction = "gradient"
 
     def _init(self, record):
@@ -52,3 +52,5 @@ class GradientDescent(DenseSolver):
         if not np.isfinite(self.f).all():
             raise NumericalError(f"predictions became non-finite (learning rate {self.eta:g} too large?)")
         record.counters["neurons_changed"] = moved
+        self._record_ops(record, {"gradient": {"residual": self.problem.n, "dense_add_jt": self._add_jt_ops()},
+                                  "update": {"dense_forward": self._forward_ops()}})

@@ -18,13 +18,18 @@ index = tree, regression = paper, leaf_update = inner-product.
 
 The solver itself does not know which index or direction it runs: every index applies any step of
 the form W − Jᵀg, which every direction produces.
+
+Every step records `phase_flops`, the operations of each phase (aligned with `phases`): the index
+counts its query and update (`Index.query_ops`, `update_ops`), the direction its own phases
+(`Direction.op_terms`), all from the one table of indexes/ops.py (docs/theory.md §10), after each
+phase and outside its timing. The last step's terms stay readable as `op_terms`.
 """
 
 import math
 
 import numpy as np
 
-from simulator.indexes import get_index
+from simulator.indexes import get_index, ops
 from simulator.kernels import jacobian as _jac
 from simulator.models.two_layer import ImplicitWeights
 from simulator.solvers.regression import sketch_words
@@ -41,9 +46,11 @@ class Sublinear(Solver):
         self.dir = make_direction(problem, self.options, self.info, self.step_rule())
         self.direction = self.dir.kind
         self.phases = ("query", *self.dir.phases, "update")
-        self.counters = ("neurons_changed", "fire_total", "move_max", *self.dir.counters, *self.index_cls.counters,
-                         *self.index_cls.audits) + (("loss_gap",) if self.index_cls.approximate else ())
+        self.counters = ("neurons_changed", "fire_total", "move_max", "phase_flops", *self.dir.counters,
+                         *self.index_cls.counters, *self.index_cls.audits) \
+            + (("loss_gap",) if self.index_cls.approximate else ())
         self._exact_twin = None
+        self.op_terms = {}  # {phase: {term: operations}} of the last step (indexes/ops.py)
 
     def step_rule(self):
         """gauss-newton | gd (the option `step`)."""
@@ -91,8 +98,11 @@ class Sublinear(Solver):
         work0 = self.index.work()
         with phase("query"):
             fs = self.index.query(point_major=self.dir.needs_point_major)
+        work1 = self.index.work()
+        terms = {"query": self.index.query_ops(fs, _change(work1, work0))}  # untimed, before the step changes it
         record.counters.update(self.index.audit(fs))  # untimed, like every counter
         g = self.dir.compute(fs, self.t, phase, record)
+        terms.update(self.dir.op_terms)
         if not np.isfinite(g).all():
             raise NumericalError("the step direction g is not finite")
         p = self.problem
@@ -101,8 +111,12 @@ class Sublinear(Solver):
         nK, nnz = fs.K.shape[0], fs.nnz  # read before the update: the active index compacts K in place
         with phase("update"):
             self.index.apply_step(fs, g)
-        record.counters.update(neurons_changed=int(nK), fire_total=nnz)
-        for key, total in self.index.work().items():
+        work2 = self.index.work()
+        terms["update"] = self.index.update_ops(int(nK), nnz, _change(work2, work1))
+        self.op_terms = terms
+        record.counters.update(neurons_changed=int(nK), fire_total=nnz,
+                               phase_flops=np.array([ops.total(terms[k]) for k in self.phases], dtype=np.float64))
+        for key, total in work2.items():
             record.counters[key] = total - work0[key]
         if self._exact_twin is not None:  # untimed
             rec = self._exact_twin.step()
@@ -134,3 +148,8 @@ class Sublinear(Solver):
         ids = np.flatnonzero(self.W.row >= 0)
         return {"f": self.predictions(), "drift": self.drift(), "moved_neurons": ids,
                 "coefficients": self.W.C[self.W.row[ids]]}
+
+
+def _change(after, before):
+    """The change of an index's `work()` counters over one phase."""
+    return {key: after[key] - before[key] for key in after}

@@ -27,7 +27,8 @@ import math
 import numpy as np
 
 from simulator.ntk import _b, _lam, _m, _n, _real, expected_fire_count
-from simulator.theory import FAILS, HOLDS, NA, RATIO, registrar
+from simulator.theory import (FAILS, HOLDS, NA, RATIO, Premise, at_least, at_most, probability, registrar,
+                              unknown_constant)
 
 #: Remark 3.5: b = √(B_FACTOR · log m), so m·e^{−b²/2} = m^{4/5} (ᾱ = 0.2 in b = √(0.5(1 − ᾱ) log m))
 B_FACTOR = 0.4
@@ -315,7 +316,30 @@ def _approximate_na(c, tr, what):
     return None
 
 
-@_check("s001_lemma_3_4", "Lemma 3.4", "inequality", "k_{i,0} = |S_i(0)| ≤ 2m·e^{−b²/2}")
+def fire_premises(attrs):
+    """Lemma 3.4's premises on a run: b > 0, and the Bernstein tail n·exp(−3k₀/8) below 1 (else the
+    high-probability statement says nothing)."""
+    m, n, b = int(attrs["m"]), int(attrs["n"]), float(attrs["b"])
+    return [Premise("b > 0", b, 0.0, b > 0, ">=", "the lemma assumes it"),
+            at_most("n·exp(−3k₀/8) < 1", n * lemma_3_4_tail(m, b), 1.0,
+                    why="claimed w.p. ≥ 1 − n·exp(−3k₀/8), k₀ = m·e^{−b²/2}")]
+
+
+def lemma_5_2_premises(attrs):
+    """Lemma 5.2's premises on a run: η = O(λ/n²), m = poly(n, 1/δ, log(n/ρ)) and b = Θ(√log m) have no constant
+    in the seed (reported, not decided: η/(λ/n²) as the ratio (λ/n²)/η), and the probability level ρ."""
+    eta, lam, n, m = learning_rate_of(attrs), float(attrs["lambda"]), int(attrs["n"]), int(attrs["m"])
+    out = [unknown_constant("η = O(λ/n²)", eta, lemma_5_2_step_scale(lam, n), sense="<=",
+                            why=f"constant not given; η/(λ/n²) = {eta / lemma_5_2_step_scale(lam, n):.3g}"),
+           unknown_constant("m = poly(n, 1/δ, log(n/ρ))", m, why="polynomial not in the seed")]
+    if "b" in attrs and m > 1:
+        out.append(unknown_constant("b = Θ(√log m)", float(attrs["b"]), math.sqrt(math.log(m))))
+    out.append(probability(float(attrs.get("rho", 0.1))))
+    return out
+
+
+@_check("s001_lemma_3_4", "Lemma 3.4", "inequality", "k_{i,0} = |S_i(0)| ≤ 2m·e^{−b²/2}",
+        measured="max_i |S_i(0)|", bound="2m·e^{−b²/2}")
 def _lemma_3_4(tr, c):
     fire = _float_rows(tr, "fire_count")
     if fire is None or fire.ndim != 2 or not fire.shape[0] or not np.all(np.isfinite(fire[0])):
@@ -334,26 +358,29 @@ def _lemma_3_4(tr, c):
             f"over the n points; mean fire count m·Q(b) = {expected_fire_count(m, b):.4g}")
     if b == 0:
         note += "; b = 0: the lemma assumes b > 0 and the bound 2m is vacuous"
-    return c.result(HOLDS if measured <= bound else FAILS, measured, bound, note=note)
+    return c.result(HOLDS if measured <= bound else FAILS, measured, bound, note=note, premises=fire_premises(a))
 
 
-@_check("s001_remark_3_5", "Remark 3.5", "inequality", "with b = √(0.4 log m): k_{i,0} ≤ 2m^{4/5}")
+@_check("s001_remark_3_5", "Remark 3.5", "inequality", "with b = √(0.4 log m): k_{i,0} ≤ 2m^{4/5}",
+        measured="max_i |S_i(0)|", bound="2m^{4/5}")
 def _remark_3_5(tr, c):
     fire = _float_rows(tr, "fire_count")
     if fire is None or fire.ndim != 2 or not fire.shape[0] or not np.all(np.isfinite(fire[0])):
         return c.result(NA, note="no per-point 'fire_count' at t = 0 in the trace")
     a = tr.attrs
-    na = _missing_attrs(c, a, "m", "b")
+    na = _missing_attrs(c, a, "m", "n", "b")
     if na is not None:
         return na
     m = int(a["m"])
     if not is_seed001_b(m, float(a["b"])):
         return c.result(NA, note=f"b = {float(a['b']):.4g} is not Remark 3.5's √(0.4 log m) = {remark_3_5_b(m):.4g}")
     measured, bound = float(fire[0].max()), remark_3_5_fire_bound(m)
-    return c.result(HOLDS if measured <= bound else FAILS, measured, bound, note="k_0 = m^{4/5}")
+    return c.result(HOLDS if measured <= bound else FAILS, measured, bound, note="k_0 = m^{4/5}",
+                    premises=fire_premises(a))
 
 
-@_check("s001_prop_5_1", "Prop. 5.1", "inequality", "λ = λ_min(H^cts) ≥ 0.01·e^{−b²/2}·δ/n²")
+@_check("s001_prop_5_1", "Prop. 5.1", "inequality", "λ = λ_min(H^cts) ≥ 0.01·e^{−b²/2}·δ/n²", measured="λ",
+        bound="0.01·e^{−b²/2}·δ/n²")
 def _prop_5_1(tr, c):
     a = tr.attrs
     na = _missing_attrs(c, a, "lambda", "delta", "b", "n")
@@ -364,12 +391,15 @@ def _prop_5_1(tr, c):
         bound = prop_5_1_lambda_bound_of(a)
     except ValueError as e:
         return c.result(NA, note=f"outside the proposition's domain: {e}")
+    premises = [at_least("b ≥ 0", a["b"], 0.0), at_most("δ ≤ √2", a["delta"], math.sqrt(2.0) + 1e-12,
+                                                        why="δ-separated unit rows")]
     return c.result(HOLDS if lam >= bound else FAILS, lam, bound,
                     note="λ from the exact shifted NTK (attr lambda); the same statement as seed 002's Thm 2.13 "
-                         "lower bound")
+                         "lower bound; deterministic", premises=premises)
 
 
-@_check("s001_lemma_5_2", "Lemma 5.2", "inequality", "‖u(k) − y‖² ≤ (1 − ηλ/2)^k·‖u(0) − y‖², every k")
+@_check("s001_lemma_5_2", "Lemma 5.2", "inequality", "‖u(k) − y‖² ≤ (1 − ηλ/2)^k·‖u(0) − y‖², every k",
+        measured="worst k-step rate", bound="1 − ηλ/2")
 def _lemma_5_2(tr, c):
     """Gradient runs only; measured = the worst k-step rate (‖u(k)−y‖²/‖u(0)−y‖²)^{1/k}, bound = 1 − ηλ/2."""
     a = tr.attrs
@@ -384,22 +414,17 @@ def _lemma_5_2(tr, c):
     na = _missing_attrs(c, a, "lambda", "n")
     if na is not None:
         return na
-    eta, lam, n = learning_rate_of(a), float(a["lambda"]), int(a["n"])
+    eta, lam = learning_rate_of(a), float(a["lambda"])
     if not (eta > 0 and lam > 0):
         return c.result(NA, note=f"η = {eta:g} and λ = {lam:g} must be > 0")
     factor = lemma_5_2_factor(eta, lam)
-    step_ratio = lemma_5_2_step_ratio_of(a)
-    premise = (f"premise η = O(λ/n²), constant not given: η = {eta:.4g} (solver_learning_rate) vs "
-               f"λ/n² = {lemma_5_2_step_scale(lam, n):.4g}, ratio η/(λ/n²) = {step_ratio:.3g} "
-               f"({'≤ 1' if step_ratio <= 1 else '≫ 1: outside the premise' if step_ratio > 100 else '> 1'}); "
-               "width premise m = poly(n, 1/δ, log(n/ρ)) not stated in the seed: not checked")
+    premises = lemma_5_2_premises(a)
     if factor <= 0:
-        return c.result(NA, note=f"ηλ/2 = {eta * lam / 2:.4g} ≥ 1, so 1 − ηλ/2 ≤ 0 and the envelope is no bound; "
-                                 + premise)
+        return c.result(NA, note=f"ηλ/2 = {eta * lam / 2:.4g} ≥ 1, so 1 − ηλ/2 ≤ 0 and the envelope is no bound")
     if res.size < 2 or not math.isfinite(res[0]):
-        return c.result(NA, note="no iteration in the trace (or no residual at t = 0); " + premise)
+        return c.result(NA, note="no iteration in the trace (or no residual at t = 0)")
     if res[0] == 0:
-        return c.result(NA, note="the residual is 0 at t = 0; " + premise)
+        return c.result(NA, note="the residual is 0 at t = 0")
     t = np.arange(res.size)
     sq = res ** 2
     _, judged, bad = lemma_5_2_judgement(res, eta, lam)
@@ -409,11 +434,13 @@ def _lemma_5_2(tr, c):
     return c.result(FAILS if bad.any() else HOLDS, worst, factor, first,
                     note=f"measured = worst k-step rate (‖u(k)−y‖²/‖u(0)−y‖²)^{{1/k}} over {int(judged.sum())} "
                          f"rows, bound = 1 − ηλ/2 (ηλ/2 = {eta * lam / 2:.4g}); rows at round-off "
-                         f"(‖u(k)−y‖ ≤ {ROUNDOFF:g}·‖u(0)−y‖) not judged; {premise}")
+                         f"(‖u(k)−y‖ ≤ {ROUNDOFF:g}·‖u(0)−y‖) not judged; η = {eta:.4g} (solver_learning_rate), "
+                         f"η/(λ/n²) = {lemma_5_2_step_ratio_of(a):.3g}", premises=premises)
 
 
 @_check("s001_lemma_4_1", "Lemma 4.1", "order",
-        "per step Σ_i T_query + (T_del + T_ins)·|∪_i S_i| + d·Σ_i k_{i,t} vs dense GD's m·n·d")
+        "per step Σ_i T_query + (T_del + T_ins)·|∪_i S_i| + d·Σ_i k_{i,t} vs dense GD's m·n·d",
+        measured="median per-step count", bound="m·n·d")
 def _lemma_4_1(tr, c):
     """Counts: query_nodes + update_nodes + d·fire_total per step, against m·n·d; measured = the median."""
     a = tr.attrs
@@ -466,7 +493,8 @@ def _lemma_4_1(tr, c):
 
 
 @_check("s001_union_monotone", "derived (Lemma 4.1 proof)", "inequality",
-        "|∪_i S_i(t+1)| ≤ |∪_i S_i(t)|: a neuron firing nowhere does not move")
+        "|∪_i S_i(t+1)| ≤ |∪_i S_i(t)|: a neuron firing nowhere does not move",
+        measured="largest increase of |∪_i S_i|", bound="0")
 def _union_monotone(tr, c):
     """Any step W − J_tᵀg (gradient, exact or sketched Gauss-Newton) moves only neurons of ∪_i S_i(t)."""
     union = _float_rows(tr, "union_fire")
@@ -483,18 +511,19 @@ def _union_monotone(tr, c):
             f"t = {int(t[0])}, {v[-1]:.0f} at t = {int(t[-1])}; exact for every step of the form W − J_tᵀg "
             "(docs/theory.md §6)")
     errs = approximate_errors(tr)
+    premises = []
     if errs is not None:
-        if bad.any() and errs[1] > 0:
-            return c.result(NA, note=f"approximate index with {errs[1]:.0f} false reports (i, r): the union grew at "
-                                     f"t = {first}, which a step that moves reported neurons that do not fire can do; "
-                                     "the premise (every step is W − J_tᵀg with the true J_t) is not known to hold")
+        # misses keep the premise (a missed neuron does not move); a false report entering the step would break it
+        premises.append(at_most("false reports = 0", errs[1], 0.0,
+                                why="every step is W − J_tᵀg with the true J_t (approximate index)"))
         note += (f"; approximate index: {errs[0]:.0f} misses (a missed neuron does not move, so they keep the "
                  f"premise), {errs[1]:.0f} false reports")
-    return c.result(FAILS if bad.any() else HOLDS, float(inc.max()), 0.0, first, note=note)
+    return c.result(FAILS if bad.any() else HOLDS, float(inc.max()), 0.0, first, note=note, premises=premises)
 
 
 @_check("s001_step_move", "derived (eq. (4))", "inequality",
-        "max_r ‖w_r(t+1) − w_r(t)‖ ≤ η·√(n/m)·‖u(t) − y‖, every step")
+        "max_r ‖w_r(t+1) − w_r(t)‖ ≤ η·√(n/m)·‖u(t) − y‖, every step",
+        measured="max_r ‖Δw_r‖", bound="η·√(n/m)·‖u(t) − y‖")
 def _step_move(tr, c):
     """Gradient runs; measured = the worst ratio move_max / (η√(n/m)‖u(t)−y‖) over the steps, bound 1."""
     a = tr.attrs
@@ -538,7 +567,8 @@ def _step_move(tr, c):
 
 
 @_check("s001_approximate", "Sec. 7 (limitations)", "order",
-        "an approximate index (LSH) misses firing neurons: the iterates are not gradient descent's")
+        "an approximate index (LSH) misses firing neurons: the iterates are not gradient descent's",
+        measured="firing incidences missed", bound="true incidences")
 def _approximate(tr, c):
     """Diagnostic, never "holds": total misses over the true firing incidences, false reports, loss gap."""
     missed = _float_rows(tr, "missed")

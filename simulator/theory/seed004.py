@@ -25,7 +25,8 @@ What is here, in order:
   ``sweep_columns``.
 
 Theorem 1's premise is a width m ≥ poly(n, L, 1/λ) whose constant the conference version does not give, so
-no run can check it: a contraction that fails is reported as failing *at this width*, with that said.
+no run can check it: a contraction that fails is reported as ``premise not checkable`` (simulator.theory.verdict),
+with the measured ratios beside it, and does not make `validate` exit 1. The sparsity bound has the same premise.
 λ is λ_min(G_0) of the trace (attr ``lambda``, ``lambda_source`` = "G_0"). `log` is the natural logarithm.
 """
 
@@ -35,7 +36,7 @@ import numpy as np
 from scipy.special import erfc
 
 from simulator.ntk import _lam, _m, _n, _real
-from simulator.theory import FAILS, HOLDS, NA, RATIO, registrar
+from simulator.theory import FAILS, HOLDS, NA, RATIO, registrar, unknown_constant
 from simulator.theory.seed001 import direction_of
 
 #: Theorem 1: the residual norm shrinks by at least this factor per Gauss-Newton step
@@ -309,6 +310,16 @@ def is_gradient_run(attrs):
     return direction == "gradient" or step == "gd"
 
 
+def width_premise(attrs):
+    """Theorem 1's width premise m ≥ poly(n, L, 1/λ) as a Premise: the conference version gives no polynomial,
+    so the run cannot decide it (a failing conclusion is then "premise not checkable", never "fails")."""
+    parts = [f"{label} = {int(attrs[key]):,}" for key, label in (("n", "n"), ("layers", "L")) if key in attrs]
+    if "lambda" in attrs:
+        parts.append(f"λ = {float(attrs['lambda']):.4g}")
+    return unknown_constant("m ≥ poly(n, L, 1/λ)", attrs.get("m", float("nan")),
+                            why="the conference version gives no polynomial" + (f"; {', '.join(parts)}" if parts else ""))
+
+
 def premise_note(attrs):
     """Theorem 1's width premise, stated with this run's numbers (it cannot be checked)."""
     parts = []
@@ -372,7 +383,8 @@ def _steps_of(mask):
 
 
 @_check("s004_thm1", "Theorem 1", "inequality",
-        "‖f_{t+1} − y‖₂ ≤ ⅓‖f_t − y‖₂ at every Gauss-Newton step (exact or sketched)")
+        "‖f_{t+1} − y‖₂ ≤ ⅓‖f_t − y‖₂ at every Gauss-Newton step (exact or sketched)",
+        measured="worst ‖f_{t+1}−y‖/‖f_t−y‖", bound="⅓")
 def _thm1(tr, c):
     """Gauss-Newton runs; measured = the worst per-step ratio over the judged steps, bound ⅓."""
     a = tr.attrs
@@ -408,15 +420,15 @@ def _thm1(tr, c):
                  "(see s004_sketch_eps)")
     if fails.any():
         steps = _steps_of(fails)
-        note = (f"fails at this width: {steps.size} step(s) contract by less than ⅓ (first: step {first}, ratio "
-                f"{ratios[first - 1]:.4g}); the width premise cannot be checked, so this says the run is not (yet) "
-                f"in the theorem's regime, not that the theorem is false; {premise}; " + note)
-        return c.result(FAILS, worst, THM1_FACTOR, first, note=note)
-    return c.result(HOLDS, worst, THM1_FACTOR, note=note + "; " + premise)
+        note = (f"{steps.size} step(s) contract by less than ⅓ (first: step {first}, ratio "
+                f"{ratios[first - 1]:.4g}); " + note)
+        return c.result(FAILS, worst, THM1_FACTOR, first, note=note, premises=[width_premise(a)])
+    return c.result(HOLDS, worst, THM1_FACTOR, note=note, premises=[width_premise(a)])
 
 
 @_check("s004_sparsity", "Sparsity (b from α)", "inequality",
-        "‖h_{i,ℓ}‖₀ ≤ m^{1−α} for every layer ℓ = 1..L and point i (layer L at every iteration)")
+        "‖h_{i,ℓ}‖₀ ≤ m^{1−α} for every layer ℓ = 1..L and point i (layer L at every iteration)",
+        measured="max ‖h_{i,ℓ}‖₀", bound="m^{1−α}")
 def _sparsity(tr, c):
     """measured = the largest active count over the layers, points and (layer L) rows, bound m^{1−α}."""
     a = tr.attrs
@@ -478,11 +490,13 @@ def _sparsity(tr, c):
         parts.append(f"deviations of ‖h_{{i,ℓ}}‖² from 1 grow ≈ {norm_gain(t):.3g}× per layer (norm_gain), so the "
                      "deeper layers' counts spread more")
     parts.append(f"initialisation: {text_attr(a, 'init_deviation', INIT_DEVIATION)}")
-    return c.result(FAILS if first >= 0 else HOLDS, measured, bound, first, note="; ".join(parts))
+    return c.result(FAILS if first >= 0 else HOLDS, measured, bound, first, note="; ".join(parts),
+                    premises=[width_premise(a)])
 
 
 @_check("s004_init", "initialisation (project's, not the paper's)", "identity",
-        "t = √(2α ln m), κ = (1 + t²)Q(t) − tφ(t), σ_w = 1/√(m·κ), b = t·σ_w (recorded attrs vs formulas)")
+        "t = √(2α ln m), κ = (1 + t²)Q(t) − tφ(t), σ_w = 1/√(m·κ), b = t·σ_w (recorded attrs vs formulas)",
+        measured="worst relative deviation", bound="tolerance")
 def _init_scaling(tr, c):
     """measured = the worst relative deviation of the recorded constants from their formulas, bound INIT_RTOL."""
     a = tr.attrs
@@ -507,7 +521,7 @@ def _init_scaling(tr, c):
 
 
 @_check("s004_step_rank", "derived (ΔW = −J_tᵀg)", "inequality",
-        "rank ΔW = rank(−Σ_i g_i u_i v_iᵀ) ≤ n at every step")
+        "rank ΔW = rank(−Σ_i g_i u_i v_iᵀ) ≤ n at every step", measured="max rank ΔW", bound="n")
 def _step_rank(tr, c):
     a = tr.attrs
     r = _float_rows(tr, "step_rank")
@@ -528,7 +542,8 @@ def _step_rank(tr, c):
 
 
 @_check("s004_delta_rank", "low-rank maintenance of ΔW", "inequality",
-        "rank of the stored factorisation of W_L(t) − W_L(0) ≤ rank_max + n (factors) or ≤ n (pv)")
+        "rank of the stored factorisation of W_L(t) − W_L(0) ≤ rank_max + n (factors) or ≤ n (pv)",
+        measured="max stored rank", bound="its bound")
 def _delta_rank(tr, c):
     a = tr.attrs
     form = text_attr(a, "solver_delta_form")
@@ -558,7 +573,8 @@ def _delta_rank(tr, c):
 
 
 @_check("s004_sketch_eps", "sketching (s = Õ(n) rows)", "order",
-        "G̃ from the sketch: eigenvalues of G^{−1/2}G̃G^{−1/2} in [1 − ε, 1 + ε]; measured ε vs the solver's target")
+        "G̃ from the sketch: eigenvalues of G^{−1/2}G̃G^{−1/2} in [1 − ε, 1 + ε]; measured ε vs the solver's target",
+        measured="max ε", bound="target ε")
 def _sketch_eps(tr, c):
     """Sketched runs only; measured = the largest ε over the measured steps, bound = solver_eps_sketch."""
     a = tr.attrs
@@ -601,7 +617,7 @@ def _sketch_eps(tr, c):
 
 
 @_check("s004_identity", "derived (‖J_tᵀg‖² = gᵀJ_tJ_tᵀg)", "identity",
-        "‖W_L(t+1) − W_L(t)‖_F² = gᵀG_t g at every step")
+        "‖W_L(t+1) − W_L(t)‖_F² = gᵀG_t g at every step", measured="worst deviation", bound="tolerance")
 def _step_identity(tr, c):
     """measured = the worst |‖ΔW‖_F² − gᵀG_t g| / tolerance over the steps, bound 1."""
     a = tr.attrs
@@ -635,7 +651,8 @@ def _step_identity(tr, c):
 
 
 @_check("s004_drift", "derived (proof of Theorem 1)", "order",
-        "‖W_L(t) − W_L(0)‖_F ≤ 1.5·‖f_0 − y‖₂/√λ_min(G_0): max_t drift_fro / bound")
+        "‖W_L(t) − W_L(0)‖_F ≤ 1.5·‖f_0 − y‖₂/√λ_min(G_0): max_t drift_fro / bound",
+        measured="max_t ‖W_L(t) − W_L(0)‖_F", bound="1.5·‖f_0 − y‖/√λ")
 def _drift(tr, c):
     a = tr.attrs
     gradient = is_gradient_run(a)
