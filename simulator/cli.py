@@ -230,7 +230,11 @@ def compare(traces, target, as_json, out_dir, overwrite, allow_different):
 @cli.command()
 @click.argument("trace", type=click.Path(), metavar="TRACE|DIR")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def validate(trace, as_json):
+@click.option("--ball", "ball_samples", type=click.IntRange(min=0), default=0, metavar="K",
+              help="Also search Lemma 4.3 over the whole ball of radius R0/sqrt(m) around W0 (two-layer traces): "
+                   "K random W and three adversarial ones; prints the largest ||G(W) - G_0||_F found beside the "
+                   "trajectory's and the bound (rebuilds the run's problem from the trace; O(K m n d)).")
+def validate(trace, as_json, ball_samples):
     """Check TRACE against the bounds of the papers of its model (docs/theory.md §2, §8, §9); results go into
     the trace's /validation (a read-only trace gets the report and a note, and is left as it is).
 
@@ -268,12 +272,31 @@ def validate(trace, as_json):
         click.echo(f"note: {exc}", err=True)
     except (TraceError, OSError) as exc:
         _fail_input(str(exc))
+    ball_result = _ball_search(trace, ball_samples) if ball_samples else None
     if as_json:
-        click.echo(json.dumps({"outcome": outcome(results), "checks": results}, indent=2))
+        doc = {"outcome": outcome(results), "checks": results}
+        if ball_result is not None:
+            doc["lemma_4_3_ball"] = ball_result
+        click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(format_report(results), nl=False)
+        if ball_result is not None:
+            r = ball_result
+            click.echo(f"Lemma 4.3 over the ball of radius R = R0/sqrt(m) = {r['R']:.4g} around W0: largest "
+                       f"||G(W) - G_0||_F = {max(r['random_max'], r['adversarial_max']):.4g} (random, "
+                       f"{ball_samples} W: {r['random_max']:.4g}; adversarial: {r['adversarial_max']:.4g}); along "
+                       f"the trajectory {r['trajectory_max']:.4g}; bound lambda/2 = {r['bound']:.4g}")
     if outcome(results) == FAILS:
         sys.exit(EXIT_FAILED)
+
+
+def _ball_search(trace, samples):
+    from simulator.engine import ball
+
+    try:
+        return ball.search_trace(trace, samples=samples)
+    except ValueError as exc:
+        _fail_input(str(exc))
 
 
 def _validate_sweep(directory, as_json):

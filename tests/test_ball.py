@@ -60,3 +60,20 @@ def test_search_trace_uses_the_runs_own_problem(tmp_path):
     res = ball.search_trace(out, samples=2)
     assert res["R"] > 0 and res["bound"] > 0 and np.isfinite(res["trajectory_max"])
     assert res["adversarial_max"] >= 0 and len(res["random"]) == 2
+
+
+def test_validate_ball_prints_the_search(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    import simulator
+    from simulator.cli import cli
+
+    out = simulator.run("sublinear-fast", overrides=["network.m=2048", "data.n=6", "data.d=5"], out=tmp_path / "t.h5")
+    res = CliRunner().invoke(cli, ["validate", str(out), "--ball", "2"])
+    assert res.exit_code == 0, res.output
+    assert "Lemma 4.3 over the ball of radius R = R0/sqrt(m)" in res.output and "along the trajectory" in res.output
+    res = CliRunner().invoke(cli, ["validate", str(out), "--ball", "2", "--json"])
+    doc = json.loads(res.output)
+    assert doc["lemma_4_3_ball"]["R"] > 0 and len(doc["lemma_4_3_ball"]["random"]) == 2 and "checks" in doc
