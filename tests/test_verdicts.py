@@ -338,18 +338,17 @@ def test_flip_candidates_on_a_real_solver_bound_the_flips(name, options):
 
 
 def test_flip_candidates_without_leaves_or_with_a_premise_broken():
-    class NoLeaves:
-        def leaves(self):
-            raise NotImplementedError
-
-    assert fc.FlipCandidates(NoLeaves())(np.zeros(3)) == {}
-
-    class Tiny:
+    class NoW0:  # a model without w_r(0) (the multilayer one): nothing recorded
         class problem:
             b = 0.5
 
-        def leaves(self):
-            return np.array([[0.6, 0.0, 0.45], [0.2, 0.9, 0.55]])
+    assert fc.FlipCandidates(NoW0())(np.zeros(3)) == {}
+
+    class Tiny:
+        class problem:  # x_i = e_i, so the leaves ⟨w_r(0), x_i⟩ are the rows of W0ᵀ
+            b = 0.5
+            X = np.eye(2)
+            W0 = np.array([[0.6, 0.0, 0.45], [0.2, 0.9, 0.55]]).T
 
         def fire_sets(self):
             return np.array([0, 1, 2]), np.array([0, 1])               # neuron 2 fires nowhere at t = 0

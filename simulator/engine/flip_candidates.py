@@ -11,10 +11,10 @@ probability ≤ (4/5)·R0/√m, Lemma A.4); measured against the realised drift 
 drift and how much is the proof's slack. A neuron whose margin exceeds its drift never flips.
 
 Metrics (engine/metrics.py) compute it from the solver's views, outside the timed step: ``FlipCandidates(solver)``
-at t = 0 reads the leaves ⟨w_r(0), x_i⟩ (``solver.leaves()``) and keeps the margins of the neurons that fire
+at t = 0 computes the leaves ⟨w_r(0), x_i⟩ of the neurons of the fire sets from W0 and X and keeps the margins of the neurons that fire
 somewhere at t = 0 (only they can ever move: a step W − J_tᵀg moves only neurons of ∪_i S_i(t), and that union never
 grows, docs/theory.md §6); each call with the per-neuron drift returns the row ``{"flip_candidates": (n,) int64}``,
-or ``{}`` for a solver without a leaves view (the multilayer model). Plain NumPy, no solver internals.
+or ``{}`` for a model without W0 (the multilayer model). Plain NumPy, no solver internals.
 """
 
 import numpy as np
@@ -54,17 +54,15 @@ class FlipCandidates:
     the row is recorded as −1 (not computed) rather than undercounted."""
 
     def __init__(self, solver):
-        self.enabled = True
-        try:
-            U0 = solver.leaves()                       # (n, m): ⟨w_r(0), x_i⟩
-        except NotImplementedError:
-            self.enabled = False
+        p = solver.problem
+        self.enabled = hasattr(p, "W0") and hasattr(p, "X")  # the two-layer model's w_r(0) and x_i
+        if not self.enabled:
             return
-        U0 = np.asarray(U0, dtype=np.float64)
         _, indices = solver.fire_sets()
         self.cols = np.unique(np.asarray(indices, dtype=np.int64))
-        self.n, self.m = U0.shape
-        self.margins = np.abs(U0[:, self.cols] - float(solver.problem.b))
+        self.n, self.m = p.X.shape[0], p.W0.shape[0]
+        # only the union's leaves ⟨w_r(0), x_i⟩ (n × |K_0|), never an n × m array: at m = 2^26 that is 8 GiB
+        self.margins = np.abs((p.W0[self.cols] @ p.X.T).T - float(p.b))
         outside = np.ones(self.m, dtype=bool)
         outside[self.cols] = False
         self.outside = outside
