@@ -70,6 +70,7 @@ import numpy as np
 
 import _env  # benchmarks/_env.py: threads, kept memory, prefault (shared by the benchmarks)
 from simulator.data import make_dataset
+from simulator.fits import loglog_fit
 from simulator.models import multilayer as model
 from simulator.solvers import get_solver
 from simulator.solvers.multilayer import default_rank_max
@@ -280,17 +281,8 @@ def warm_up(names, alpha, layers):
 # ---------------------------------------------------------------- figures
 def fit(xs, ys):
     """Least-squares slope of log y on log x and its standard error (nan below 3 points)."""
-    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if fin(y) and y > 0]
-    if len(pts) < 2:
-        return math.nan, math.nan
-    u = np.array([p[0] for p in pts])
-    v = np.array([p[1] for p in pts])
-    sxx = float(np.sum((u - u.mean()) ** 2))
-    s = float(np.sum((u - u.mean()) * (v - v.mean())) / sxx)
-    if len(pts) < 3:
-        return s, math.nan
-    resid = v - (v.mean() + s * (u - u.mean()))
-    return s, math.sqrt(float(resid @ resid) / (len(pts) - 2) / sxx)
+    slope, se, _ = loglog_fit(xs, ys)
+    return slope, se
 
 
 def fin(x):

@@ -227,18 +227,18 @@ def test_input_checks(name):
         f(A, np.ones((3, 5)), 4, 0)
     with pytest.raises(ValueError, match="U and V must have the same shape"):
         f(A, np.ones((2, 4)), 4, 0)
-    with pytest.raises(ValueError, match="^U must be a 2-D"):
+    with pytest.raises(ValueError, match="^U: expected a 2-D"):
         f(np.ones(4), A, 4, 0)
-    with pytest.raises(ValueError, match="^V must be a 2-D"):
+    with pytest.raises(ValueError, match="^V: expected a 2-D"):
         f(A, np.ones((3, 4, 1)), 4, 0)
     for bad in (np.nan, np.inf, -np.inf):
         B = A.copy()
         B[1, 2] = bad
-        with pytest.raises(ValueError, match="^U contains NaN or infinite"):
+        with pytest.raises(ValueError, match="^U: contains NaN or infinite"):
             f(B, A, 4, 0)
-        with pytest.raises(ValueError, match="^V contains NaN or infinite"):
+        with pytest.raises(ValueError, match="^V: contains NaN or infinite"):
             f(A, B, 4, 0)
-    with pytest.raises(ValueError, match="^U must hold real numbers"):
+    with pytest.raises(ValueError, match="^U: expected real numbers"):
         f(A.astype(complex), A, 4, 0)
     for s in (0, -3, 2.5, True, "4"):
         with pytest.raises(ValueError, match="^s must be an integer >= 1"):

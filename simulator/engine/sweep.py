@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator.fits import loglog_fit
+
 from simulator.config import ConfigError, all_keys, parse_override_value, scenario_from_dict, scenario_to_toml
 from simulator import theory
 from simulator.engine import interrupts
@@ -624,13 +626,10 @@ def fit_loglog(rows, key, y="ops_per_step", samples=BOOTSTRAP_SAMPLES, seed=BOOT
         raise ValueError(f"--fit {key}: need completed points at two or more positive values of {key} "
                          f"with a measured {y}")
     N = xs.size
-    slope = float(_slopes(xs, ys))
+    slope, se, _ = loglog_fit(np.exp(xs), np.exp(ys))
     intercept = float(ys.mean() - slope * xs.mean())
-    se = lo = hi = float("nan")
+    lo = hi = float("nan")
     if N > 2:
-        resid = ys - intercept - slope * xs
-        sxx = float(((xs - xs.mean()) ** 2).sum())
-        se = math.sqrt(float(resid @ resid) / (N - 2) / sxx)
         idx = np.random.default_rng(seed).integers(0, N, size=(int(samples), N))
         boot = _slopes(xs[idx], ys[idx])
         boot = boot[np.isfinite(boot)]

@@ -32,6 +32,8 @@ import numbers
 import numpy as np
 from numba import njit
 
+from simulator.checks import matrix
+
 __all__ = [
     "tensorsketch_hashes",
     "tensorsketch",
@@ -60,21 +62,9 @@ def _check_size(name, x, least=1):
     return x
 
 
-def _check_matrix(name, A):
-    A = np.asarray(A)
-    if A.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (n, m), got shape {A.shape}")
-    if not np.issubdtype(A.dtype, np.number) or np.iscomplexobj(A):
-        raise ValueError(f"{name} must hold real numbers, got dtype {A.dtype}")
-    A = np.ascontiguousarray(A, dtype=np.float64)
-    if not np.isfinite(A).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return A
-
-
 def _check_inputs(U, V, s):
-    U = _check_matrix("U", U)
-    V = _check_matrix("V", V)
+    U = matrix("U", U)
+    V = matrix("V", V)
     if U.shape != V.shape:
         raise ValueError(f"U and V must have the same shape (n, m), got U {U.shape} and V {V.shape}")
     if U.shape[1] < 1:

@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from simulator.fits import loglog_fit  # noqa: F401  (re-exported: the reports and their tests use it)
+
 from simulator import ntk
 from simulator.theory import seed002
 
@@ -44,30 +46,6 @@ def sparsity_exponent(alpha_bar):
     """Thm G.2's (3 + ᾱ)/4 (seed002's formula; ᾱ = 0, where it still reads 3/4, through ntk)."""
     a = ntk._alpha_bar(alpha_bar)
     return ntk.sparsity_exponent(a) if a == 0.0 else seed002.thm_g2_sparsity_exponent(a)
-
-
-def loglog_fit(x, y):
-    """Least squares of ln y on ln x: (slope, standard error of the slope, points used).
-
-    Points with x or y not finite and positive are left out. The standard error is the usual
-    √(s²/Σ(ln x − mean)²) with s² = residual sum of squares/(N − 2): NaN with fewer than three points
-    (or all at one x: slope NaN too).
-    """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    lx, ly = np.log(x[ok]), np.log(y[ok])
-    npts = int(lx.size)
-    if npts < 2:
-        return float("nan"), float("nan"), npts
-    sxx = float(np.sum((lx - lx.mean()) ** 2))
-    if sxx <= 0:
-        return float("nan"), float("nan"), npts
-    slope = float(np.sum((lx - lx.mean()) * (ly - ly.mean())) / sxx)
-    if npts < 3:
-        return slope, float("nan"), npts
-    resid = ly - ly.mean() - slope * (lx - lx.mean())
-    se = math.sqrt(float(np.sum(resid ** 2)) / (npts - 2) / sxx)
-    return slope, se, npts
 
 
 # --------------------------------------------------------------------------- per-point columns
