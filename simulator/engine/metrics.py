@@ -63,7 +63,7 @@ class Metrics:
             row["flips"] = _symmetric_difference_sizes(fire, self.fire0)
             row.update(self.flip_candidates(drift))
         if self.config.gram or self.config.spectrum:
-            G = s.gram()
+            G = s.gram(fire)
             w = np.linalg.eigvalsh(G)
             if self.config.gram:
                 row["lambda_min"] = float(w[0])

@@ -167,9 +167,10 @@ class Solver:
         """‖w_r(t) − w_r(0)‖ per neuron (m,)."""
         return np.linalg.norm(self.weights() - self.problem.W0, axis=1)
 
-    def gram(self):
-        """G_t = J_t J_tᵀ (n, n), exact (the model's identity from the fire sets)."""
-        return self.problem.gram(*self.fire_sets())
+    def gram(self, fire_sets=None):
+        """G_t = J_t J_tᵀ (n, n), exact (the model's identity from the fire sets; pass them if already
+        computed: the metrics have them)."""
+        return self.problem.gram(*(fire_sets or self.fire_sets()))
 
     def last_sketch(self):
         """(B, G_t): the last step's sketch B = S·J_tᵀ and the exact G_t = J_t J_tᵀ it sketched, or None for a

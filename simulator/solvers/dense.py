@@ -116,5 +116,5 @@ class DenseSolver(Solver):
     def weights(self):
         return self.W.copy()
 
-    def gram(self):
-        return self._gram()
+    def gram(self, fire_sets=None):
+        return self._gram()  # from its dense incidence, one GEMM

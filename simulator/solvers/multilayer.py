@@ -197,8 +197,8 @@ class LayerLSolver(Solver):
         """Layer L's active neurons per point (supp u_i) as CSR."""
         return csr_from_mask(self.mask)
 
-    def gram(self):
-        return self._gram_from(self.U)
+    def gram(self, fire_sets=None):
+        return self._gram_from(self.U)  # from u_i and v_i; the fire sets add nothing
 
 
 class Multilayer(LayerLSolver):
