@@ -16,7 +16,7 @@ from simulator.engine import compare as cmp
 from simulator.engine.trace import Trace, TraceWriter
 
 # one small problem: the scenarios sublinear-fast, gauss-newton and gd share data, width and seed
-SMALL = ["network.m=512", "data.n=6", "data.d=5", "stopping.max_iterations=4"]
+SMALL = ["network.m=1024", "data.n=6", "data.d=5", "stopping.max_iterations=4"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -112,7 +112,7 @@ def test_cli_table_and_json(runs):
     result = invoke("compare", *paths)
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert out.startswith("problem  two-layer, m = 512, n = 6, d = 5")
+    assert out.startswith("problem  two-layer, m = 1024, n = 6, d = 5")
     table = {ln.split("  ")[0]: ln for ln in lines(out)[1:]}
     assert table["trace"].split()[1:] == ["sublinear-fast.h5", "gauss-newton.h5", "gd.h5"]
     assert table["solver"].split()[1:] == ["sublinear", "gauss-newton", "gd"]

@@ -124,7 +124,7 @@ def test_fused_active_step_equals_the_composed_kernels():
     K, kptr, kpts = act.active_from_leaves(LT, b)
     act1 = (K, kptr, kpts, LT[K])
     act2 = (K.copy(), kptr, kpts, a[K] / math.sqrt(m), np.full(K.size, -1, dtype=np.int64), LT[K])  # K: in place
-    row1, row2 = np.full(m, -1, dtype=np.int64), np.full(m, -1, dtype=np.int64)
+    row1, ids2 = np.full(m, -1, dtype=np.int64), np.full(m, -1, dtype=np.int64)
     C1, C2 = np.zeros((m, n)), np.zeros((m, n))
     moved1 = moved2 = leavers = 0
     for _ in range(4):
@@ -136,8 +136,9 @@ def test_fused_active_step_equals_the_composed_kernels():
         K1, kptr1, kpts1, LK1, _, left1 = act.active_update(K, rows, LK, b)
         act1 = (K1, kptr1, kpts1, LK1)
         *act2, moved2, left2, left_leaves2, f_next, counts = act.active_gram_step(
-            *act2[:3], act2[3], act2[4], act2[5], g, XXt, b, row2, C2, moved2)
-        assert moved1 == moved2 and np.array_equal(row1, row2) and np.array_equal(C1, C2)
+            *act2[:3], act2[3], act2[4], act2[5], g, XXt, b, ids2, C2, moved2)
+        assert moved1 == moved2 and np.array_equal(C1, C2)
+        assert np.array_equal(row1[ids2[:moved2]], np.arange(moved2))  # row k of C is neuron ids2[k]'s
         assert np.array_equal(K[left1], left2) and np.array_equal(rows[left1], left_leaves2)
         leavers += left1.size
         # what the next query needs, bit for bit what it would compute itself
@@ -146,7 +147,7 @@ def test_fused_active_step_equals_the_composed_kernels():
         for x, y in zip(act1, (act2[0], act2[1], act2[2], act2[5])):
             assert np.array_equal(x, y)
         assert np.array_equal(act2[3], a[act2[0]] / math.sqrt(m))  # a_r/√m travels with K
-        assert np.array_equal(act2[4], row2[act2[0]])  # and so does r's row of C
+        assert np.array_equal(act2[4], row1[act2[0]])  # and so does r's row of C
     assert leavers > 0  # the write-back of leavers' leaves was exercised
 
 

@@ -13,7 +13,7 @@ drift and how much is the proof's slack. A neuron whose margin exceeds its drift
 Metrics (engine/metrics.py) compute it from the solver's views, outside the timed step: ``FlipCandidates(solver)``
 at t = 0 computes the leaves ⟨w_r(0), x_i⟩ of the neurons of the fire sets from W0 and X and keeps the margins of the neurons that fire
 somewhere at t = 0 (only they can ever move: a step W − J_tᵀg moves only neurons of ∪_i S_i(t), and that union never
-grows, docs/theory.md §6); each call with the per-neuron drift returns the row ``{"flip_candidates": (n,) int64}``,
+grows, docs/theory.md §6); each call with the per-neuron drift (or `moved` with the drift of the neurons that moved) returns the row ``{"flip_candidates": (n,) int64}``,
 or ``{}`` for a model without W0 (the multilayer model). Plain NumPy, no solver internals.
 """
 
@@ -55,17 +55,17 @@ class FlipCandidates:
 
     def __init__(self, solver):
         p = solver.problem
-        self.enabled = hasattr(p, "W0") and hasattr(p, "X")  # the two-layer model's w_r(0) and x_i
+        rows_of = getattr(p, "w0_rows", None)  # the two-layer model's rows of W0, held or regenerated
+        if rows_of is None and hasattr(p, "W0"):
+            rows_of = lambda ids: p.W0[ids]  # noqa: E731  (a problem that holds only W0)
+        self.enabled = rows_of is not None and hasattr(p, "X")
         if not self.enabled:
             return
         _, indices = solver.fire_sets()
         self.cols = np.unique(np.asarray(indices, dtype=np.int64))
-        self.n, self.m = p.X.shape[0], p.W0.shape[0]
+        self.n, self.m = p.X.shape[0], solver.problem.m if hasattr(p, "m") else p.W0.shape[0]
         # only the union's leaves ⟨w_r(0), x_i⟩ (n × |K_0|), never an n × m array: at m = 2^26 that is 8 GiB
-        self.margins = np.abs((p.W0[self.cols] @ p.X.T).T - float(p.b))
-        outside = np.ones(self.m, dtype=bool)
-        outside[self.cols] = False
-        self.outside = outside
+        self.margins = np.abs((rows_of(self.cols) @ p.X.T).T - float(p.b))
 
     def __call__(self, drift):
         """{"flip_candidates": (n,) int64} for the per-neuron drift (m,) of the current state; {} when disabled."""
@@ -74,6 +74,21 @@ class FlipCandidates:
         drift = np.asarray(drift, dtype=np.float64).reshape(-1)
         if drift.size != self.m:
             raise ValueError(f"drift must have m = {self.m} entries, got {drift.size}")
-        if np.any(drift[self.outside] > 0):
+        ids = np.flatnonzero(drift)
+        return self.moved(ids, drift[ids])
+
+    def moved(self, ids, values):
+        """The same from the drift of the neurons that moved (ids ascending, their drift; 0 elsewhere):
+        O(k + n·|K_0|) whatever m is."""
+        if not self.enabled:
+            return {}
+        ids = np.asarray(ids, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        at = np.searchsorted(self.cols, ids)
+        inside = at < self.cols.size
+        inside[inside] = self.cols[at[inside]] == ids[inside]
+        if np.any(values[~inside] > 0):
             return {NAME: np.full(self.n, -1, dtype=np.int64)}
-        return {NAME: count_candidates(self.margins, drift[self.cols])}
+        drift = np.zeros(self.cols.size)
+        drift[at[inside]] = values[inside]
+        return {NAME: count_candidates(self.margins, drift)}

@@ -28,6 +28,26 @@ def _symmetric_difference_sizes(a, b):
     return out
 
 
+def quantiles_with_zeros(values, m, qs):
+    """np.quantile (linear interpolation) of the m-vector that holds `values` (all ≥ 0) at some places and 0 at
+    the other m − len(values), without forming it: the drift of all m neurons from the k that moved."""
+    values = np.asarray(values, dtype=np.float64)
+    zeros = m - values.size
+    h = (m - 1) * np.asarray(qs, dtype=np.float64)
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, m - 1)
+    need = np.unique(np.concatenate([lo, hi]) - zeros)
+    need = need[need >= 0]
+    part = np.partition(values, need) if need.size else values
+
+    def at(i):
+        return np.where(i < zeros, 0.0, part[np.maximum(i - zeros, 0)] if values.size else 0.0)
+
+    a, b, t = at(lo), at(hi), h - lo
+    diff = b - a
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)  # numpy's own _lerp, so the same bits
+
+
 class Metrics:
     """Collects state metrics (row t: the state after t steps) for one run."""
 
@@ -54,14 +74,16 @@ class Metrics:
         }
         if not full:
             return row
-        drift = s.drift()
-        row["drift_max"] = float(drift.max())
+        # the drift of the neurons that moved; the other m − k are 0 and counted, never stored
+        ids, drift = s.drift_moved()
+        m = p.m
+        row["drift_max"] = float(drift.max()) if drift.size else 0.0
         row["drift_fro"] = float(np.linalg.norm(drift))
-        row["drift_quantiles"] = np.quantile(drift, DRIFT_QUANTILES)
-        row["moved_fraction"] = float(np.count_nonzero(drift) / drift.size)
+        row["drift_quantiles"] = quantiles_with_zeros(drift, m, DRIFT_QUANTILES)
+        row["moved_fraction"] = float(np.count_nonzero(drift) / m)
         if self.config.flips:
             row["flips"] = _symmetric_difference_sizes(fire, self.fire0)
-            row.update(self.flip_candidates(drift))
+            row.update(self.flip_candidates.moved(ids, drift))
         if self.config.gram or self.config.spectrum:
             G = s.gram(fire)
             w = np.linalg.eigvalsh(G)

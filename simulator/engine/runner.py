@@ -108,8 +108,10 @@ def _estimate(scenario, sizes):
     model = get_model(scenario.network.kind)
     k = model.expected_active(dataclasses.replace(scenario, data=dataclasses.replace(scenario.data, n=n),
                                                   network=dataclasses.replace(scenario.network, m=m)))
-    words = model.memory_words(n, d, m)
-    words += get_solver(scenario.solver.name).memory_words(n, d, m, options, k=k)
+    cls = get_solver(scenario.solver.name)
+    streamed = k is not None and cls.streams_w0(options)
+    words = model.memory_words(n, d, m, k=k) if streamed else model.memory_words(n, d, m)
+    words += cls.memory_words(n, d, m, options, k=k)
     return 8 * words + BASE_BYTES
 
 
@@ -270,6 +272,7 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
             finally:
                 bar.close()
             writer.write_final(solver.final_state(store_weights=problem.weight_entries <= scenario.output.store_W0_max))
+            writer.set_attrs(w0_held=bool(getattr(problem, "held", True)))  # False: W0 was streamed, never held
             writer.finish("completed")
     except TraceError as exc:  # the trace was replaced or removed under the run
         raise RunFailed(str(exc), path) from None

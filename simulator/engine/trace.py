@@ -345,6 +345,7 @@ ARRAY_DIMS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("final", "drift"): (("neuron",), "final drift ||w_r(T) - w_r(0)||_2 per neuron"),
     ("final", "W"): (("neuron", "feature"), "final weights W(T)"),
     ("final", "moved_neurons"): (("moved",), "neurons that moved"),
+    ("final", "moved_drift"): (("moved",), "final drift ||w_r(T) - w_r(0)||_2 of the neurons that moved (0 elsewhere)"),
     ("final", "coefficients"): (("moved", "point"), "w_r(T) - w_r(0) = sum_j c_rj x_j for the moved neurons"),
 }
 

@@ -34,9 +34,11 @@ class ActiveSet(Index):
         return 3 * n * k + 4 * k
 
     def build(self):
+        # streamed: W0 and a are regenerated block by block (kernels/init_stream.py) and only K_0's rows kept
         p = self.problem
-        self.K, self.kptr, self.kpts, self.LK = _act.active_from_weights(p.W0, p.X, p.b)
-        self.aK = p.a[self.K] / math.sqrt(p.m)
+        self.K, self.kptr, self.kpts, self.LK, W0K, aK = p.init.active_init(p.X, p.b)
+        self.W.hold_rows(self.K, W0K)  # the only rows of W0 a step or a view will ask for (K_{t+1} ⊆ K_t)
+        self.aK = aK / math.sqrt(p.m)
         self.rowK = np.full(self.K.shape[0], -1, dtype=np.int64)  # row of C, −1 until a neuron moves
         self._left = []  # (neurons, final leaves) of those that left K: they never change again
         self._next = None  # (f_t, fire counts) left by the previous step's fused pass
@@ -57,14 +59,20 @@ class ActiveSet(Index):
         return fs
 
     def apply_step(self, fs, g):
-        if self.leaf_update != "gram":
-            return super().apply_step(fs, g)
-        # the fast path: weights, leaves and the next fire sets in one streaming pass
         p, W = self.problem, self.W
         W.reserve(self.K.shape[0])
+        before = W.moved
+        if self.leaf_update != "gram":  # inner products: rows of C found through rowK, not an m-entry map
+            dcv = _jac.step_coefficients(fs.kptr, fs.kpts, fs.aK, g)
+            W.moved = int(_act.active_accumulate(self.K, self.rowK, W.ids, W.C, W.moved, fs.kptr, fs.kpts, dcv))
+            W.rows_given(before)
+            self._set_leaves(fs, W.rows(self.K, W.C[self.rowK]) @ p.X.T)
+            return
+        # the fast path: weights, leaves and the next fire sets in one streaming pass
         (self.K, self.kptr, self.kpts, self.aK, self.rowK, self.LK, W.moved, left, left_leaves, f_next,
          counts) = _act.active_gram_step(self.K, self.kptr, self.kpts, self.aK, self.rowK, self.LK, g, p.XXt,
-                                         p.b, W.row, W.C, W.moved)
+                                         p.b, W.ids, W.C, W.moved)
+        W.rows_given(before)
         self._next = (f_next, counts)
         if left.shape[0]:
             self._left.append((left, left_leaves))
@@ -93,7 +101,7 @@ class ActiveSet(Index):
         if left.shape[0]:
             self._left.append((K[left], rows[left]))
         self.aK = self.aK[keep]
-        self.rowK = self.W.row[self.K]
+        self.rowK = self.rowK[keep]
 
     # views
     def fire_sets(self):
@@ -106,7 +114,7 @@ class ActiveSet(Index):
     def leaves(self):
         # neurons that never fired keep <w_r(0), x_i>; the others' leaves are stored
         p = self.problem
-        U = p.W0 @ p.X.T
+        U = p.w0_dense() @ p.X.T  # a view, O(mn): W0 regenerated unless held
         for r, L in self._left:
             U[r] = L
         U[self.K] = self.LK

@@ -125,6 +125,23 @@ def active_update(K, rows, LK, b):
 
 
 @njit(cache=True)
+def active_accumulate(K, rowK, ids, C, moved, kptr, kpts, dcv):
+    """c_r += the step's coefficients for r ∈ K, with r's row of C read from rowK (aligned with K) instead of
+    an m-entry map: first-time movers get the next free row (rowK[q] and ids[row] = r set). C and ids need
+    room for moved + len(K) rows. Returns the new number of rows in use."""
+    for q in range(K.shape[0]):
+        row = rowK[q]
+        if row < 0:
+            row = moved
+            rowK[q] = row
+            ids[row] = K[q]
+            moved += 1
+        for p in range(kptr[q], kptr[q + 1]):
+            C[row, kpts[p]] += dcv[p]
+    return moved
+
+
+@njit(cache=True)
 def forward_active(kptr, kpts, aK, LK, b, n):
     """f_i = Σ_{r∈S_i} (a_r/√m)(u_{r,i} − b) from the active set, streaming (aK[q] = a_r/√m)."""
     f = np.zeros(n)
@@ -136,12 +153,12 @@ def forward_active(kptr, kpts, aK, LK, b, n):
 
 
 @njit(cache=True)
-def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, row_of, C, moved):
+def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, ids, C, moved):
     """The whole weight/leaf update of one step for index = active, leaf_update = gram, in one pass.
 
     Per active neuron q (r = K[q]): the step's coefficients Δc_{r,j} = −a_r g_j/√m for j ∈ F_r go
-    into the implicit weights (C; first-time movers get the next free row, so C needs room for
-    moved + len(K) rows), its leaves move by Σ_j Δc_{r,j}<x_j, x_i> (docs/theory.md §6), and the new active
+    into the implicit weights (C; first-time movers get the next free row, recorded in ids[row] = r, so C and
+    ids need room for moved + len(K) rows), its leaves move by Σ_j Δc_{r,j}<x_j, x_i> (docs/theory.md §6), and the new active
     set is read off as in `active_update`. Everything per neuron travels with K — aK[q] = a_r/√m,
     rowK[q] = r's row of C (−1 before it first moves), LK[q] = its leaves — so the pass streams;
     the only scattered writes are for neurons that move for the first time.
@@ -172,7 +189,7 @@ def active_gram_step(K, kptr, kpts, aK, rowK, LK, g, XXt, b, row_of, C, moved):
         row = rowK[q]
         if row < 0:
             row = moved
-            row_of[r] = row
+            ids[row] = r
             moved += 1
         for i in range(n):
             buf[i] = 0.0

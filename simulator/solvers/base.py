@@ -135,6 +135,12 @@ class Solver:
         before anything is written (the default: none)."""
 
     @classmethod
+    def streams_w0(cls, options):
+        """Whether this solver with these options never holds W0 (reads only the rows it needs, streamed at
+        Init): then the model's memory is counted for |K_0| neurons, not m."""
+        return False
+
+    @classmethod
     def memory_words(cls, n, d, m, options, k=None):
         """8-byte words the solver holds at its peak for these sizes and options (the memory guard);
         k: the expected |K_0| (neurons firing on some point at t = 0) where the model knows it, else None."""
@@ -166,6 +172,13 @@ class Solver:
     def drift(self):
         """‖w_r(t) − w_r(0)‖ per neuron (m,)."""
         return np.linalg.norm(self.weights() - self.problem.W0, axis=1)
+
+    def drift_moved(self):
+        """(neurons whose drift is not 0, ascending; their drift): the drift without its m − k zeros. A
+        solver whose moving neurons are few (the active-set index) overrides it at O(k) cost."""
+        drift = self.drift()
+        ids = np.flatnonzero(drift)
+        return ids, drift[ids]
 
     def gram(self, fire_sets=None):
         """G_t = J_t J_tᵀ (n, n), exact (the model's identity from the fire sets; pass them if already

@@ -57,6 +57,11 @@ class Sublinear(Solver):
         return self.options["step"]
 
     @classmethod
+    def streams_w0(cls, options):
+        # the active-set index builds from the streamed Init and keeps K_0's rows of W0 (indexes/active.py)
+        return options.get("index") == "active"
+
+    @classmethod
     def memory_words(cls, n, d, m, options, k=None):
         # the index, the implicit-weight coefficients of the neurons that move (all in K_0, K_{t+1} ⊆ K_t),
         # and the sketch of a sketched direction
@@ -70,7 +75,7 @@ class Sublinear(Solver):
 
     def _init(self, record):
         p = self.problem
-        self.W = ImplicitWeights(p.W0, p.X, p.XXt)
+        self.W = ImplicitWeights(p)
         self.index = self.index_cls(p, self.W, self.options)
         self.index.build()
         record.counters.update(self.index.work())
@@ -140,14 +145,18 @@ class Sublinear(Solver):
     def drift(self):
         return self.W.drift()
 
+    def drift_moved(self):
+        return self.W.drift_moved()
+
     def last_sketch(self):
         return self.dir.last_sketch()
 
     def final_state(self, store_weights):
-        """f, drift and the weights in implicit form: W0 + C X on the neurons that moved (docs/theory.md §6)."""
-        ids = np.flatnonzero(self.W.row >= 0)
-        return {"f": self.predictions(), "drift": self.drift(), "moved_neurons": ids,
-                "coefficients": self.W.C[self.W.row[ids]]}
+        """f and the weights in implicit form: W0 + C X on the neurons that moved (docs/theory.md §6), with
+        their drift; every other neuron is where it started. O(moved·n), whatever m is."""
+        ids, C = self.W.moved_neurons()
+        _, drift = self.W.drift_moved()
+        return {"f": self.predictions(), "moved_neurons": ids, "coefficients": C, "moved_drift": drift}
 
 
 def _change(after, before):

@@ -1,0 +1,330 @@
+"""W0 and a from a counter-based generator: any row regenerated exactly, in any order, on any core.
+
+The two-layer model's initial weights are defined entry by entry (docs/theory.md §11):
+
+    w_{r,j}(0) = normal(key_w, r·d + j),   a_r = sign(key_a, r),
+
+where `normal(key, c)` is a standard normal drawn by the ziggurat method (Marsaglia & Tsang 2000, 256
+layers, the 64-bit layout of NumPy's legacy generator) from the SplitMix64 stream of entry c: its first
+64-bit word is mix(key + c·γ), further words (needed by ~1% of entries, rejected by the ziggurat)
+mix(s + k·γ) with s that first word and k = 1, 2, … . SplitMix64's `mix` is a bijection of 64-bit words,
+so distinct entries start from distinct words. Nothing here has state: a block of rows is the same
+whichever thread, process or order computes it, and W0 (256 GiB at m = 2^30, d = 32) need never be held.
+
+`active_init` is the streamed Init of the active-set index (indexes/active.py): one pass over W0 in
+chunks, both cores, that counts per neuron the points it fires on and accumulates W0ᵀW0 (for
+‖W0‖₂, Lemma 4.2), then a second pass over the neurons that fire somewhere (regenerated, ~1–5 % of m)
+that writes their rows, signs, leaves and fire sets. Sums are taken over fixed sub-blocks in a fixed
+order, so every result is bit-identical for any number of threads and any chunk size.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment (the golden ratio in 64 bits)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+#: the name recorded in traces (attr init_generator); change it whenever a value here could change
+GENERATOR = "splitmix64-ziggurat256-v1"
+
+#: the ziggurat's base strip: r (start of the tail) and v (area of each of the 256 layers)
+ZIG_R = 3.6541528853610088
+ZIG_V = 0.00492867323399
+
+
+def ziggurat_tables(r=ZIG_R, v=ZIG_V):
+    """(ki, wi, fi) of the 256-layer ziggurat in NumPy's legacy layout: layer 0 is the base strip with the
+    tail, layer i ≥ 1 spans x ∈ [0, X_i] (X_255 = r, X_{i−1} = f⁻¹(f(X_i) + v/X_i), f(x) = e^{−x²/2});
+    a 52-bit magnitude k is accepted outright when k < ki[idx], giving x = k·wi[idx]."""
+    def f(x):
+        return math.exp(-0.5 * x * x)
+
+    X = np.zeros(256)
+    X[255] = r
+    for i in range(255, 1, -1):
+        X[i - 1] = math.sqrt(-2.0 * math.log(f(X[i]) + v / X[i]))
+    two52 = 2.0 ** 52
+    ki = np.zeros(256, dtype=np.uint64)
+    wi = np.zeros(256)
+    fi = np.zeros(256)
+    wi[0], fi[0] = v / f(r) / two52, 1.0
+    ki[0] = np.uint64(math.floor(r * f(r) / v * two52))
+    for i in range(1, 256):
+        wi[i], fi[i] = X[i] / two52, f(X[i])
+        ki[i] = np.uint64(math.floor(X[i - 1] / X[i] * two52)) if i >= 2 else np.uint64(0)
+    return ki, wi, fi
+
+
+_KI, _WI, _FI = ziggurat_tables()
+
+
+@njit(inline="always")
+def _mix(z):
+    """SplitMix64's output function: a bijection of 64-bit words with good avalanche."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always")
+def _unit(x):
+    """A 64-bit word as a double in [0, 1) (its top 53 bits)."""
+    return np.float64(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(inline="always")
+def _normal(key, c, ki, wi, fi):
+    """Standard normal number c of the stream `key` (ziggurat; see the module docstring)."""
+    s = _mix(key + np.uint64(c) * _GAMMA)
+    k = np.uint64(0)
+    word = s
+    while True:
+        idx = np.int64(word & np.uint64(0xFF))
+        word >>= np.uint64(8)
+        neg = (word & np.uint64(1)) != np.uint64(0)
+        mag = (word >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+        x = np.float64(mag) * wi[idx]
+        if neg:
+            x = -x
+        if mag < ki[idx]:
+            return x  # ~99 % of entries
+        if idx == 0:  # the tail beyond r (Marsaglia's method)
+            while True:
+                k += np.uint64(1)
+                xx = -(1.0 / ZIG_R) * math.log1p(-_unit(_mix(s + k * _GAMMA)))
+                k += np.uint64(1)
+                yy = -math.log1p(-_unit(_mix(s + k * _GAMMA)))
+                if yy + yy > xx * xx:
+                    return -(ZIG_R + xx) if neg else ZIG_R + xx
+        else:  # the wedge of layer idx
+            k += np.uint64(1)
+            if (fi[idx - 1] - fi[idx]) * _unit(_mix(s + k * _GAMMA)) + fi[idx] < math.exp(-0.5 * x * x):
+                return x
+        k += np.uint64(1)
+        word = _mix(s + k * _GAMMA)
+
+
+@njit(inline="always")
+def _sign(key, r):
+    """a_r ∈ {−1, +1}: the top bit of word r of the stream `key`."""
+    return 1.0 if (_mix(key + np.uint64(r) * _GAMMA) >> np.uint64(63)) != np.uint64(0) else -1.0
+
+
+@njit(inline="always")
+def _fill_row(key, r, d, out, ki, wi, fi):
+    base = r * d
+    for j in range(d):
+        out[j] = _normal(key, base + j, ki, wi, fi)
+
+
+@njit(inline="always")
+def _leaves(w, XT, out):
+    """out_i = <w, x_i> from XT = Xᵀ (d, n), summed over j in order — per point its own sum, so the loop over
+    points vectorises without reordering a sum; both passes of `active_init` use it, so they agree bitwise."""
+    for i in range(XT.shape[1]):
+        out[i] = 0.0
+    for j in range(w.shape[0]):
+        wj = w[j]
+        for i in range(XT.shape[1]):
+            out[i] += wj * XT[j, i]
+
+
+@njit(parallel=True, cache=True)
+def normals(key, start, count, ki, wi, fi):
+    """Numbers start … start+count−1 of the stream `key` (flat; a block of W0 is `rows`)."""
+    out = np.empty(count)
+    for c in prange(count):
+        out[c] = _normal(key, start + c, ki, wi, fi)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def rows(key, ids, d, ki, wi, fi):
+    """Rows ids of W0 (len(ids), d), any ids, any order."""
+    out = np.empty((ids.shape[0], d))
+    for q in prange(ids.shape[0]):
+        _fill_row(key, ids[q], d, out[q], ki, wi, fi)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def row_block(key, lo, hi, d, ki, wi, fi):
+    """Rows lo … hi−1 of W0 (hi − lo, d)."""
+    out = np.empty((hi - lo, d))
+    for q in prange(hi - lo):
+        _fill_row(key, lo + q, d, out[q], ki, wi, fi)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def signs(key, ids):
+    """a_r for r in ids."""
+    out = np.empty(ids.shape[0])
+    for q in prange(ids.shape[0]):
+        out[q] = _sign(key, ids[q])
+    return out
+
+
+#: neurons per sub-block: the unit of the fixed-order sums (a thread's share of a chunk is whole sub-blocks)
+SUB = 4096
+#: neurons per chunk of `active_init` (its per-chunk scratch: a fire count per neuron and a d × d sum per sub-block)
+CHUNK = 1 << 22
+
+
+@njit(parallel=True, cache=True)
+def _scan(key, lo, hi, XT, b, d, counts, partial, want_gram, ki, wi, fi):
+    """Pass 1 over rows lo … hi−1: counts[r − lo] = #{i : <w_r, x_i> > b}; with want_gram, partial[s] = Σ w_r w_rᵀ
+    over sub-block s (rows lo + s·SUB …)."""
+    n = XT.shape[1]
+    nsub = (hi - lo + SUB - 1) // SUB
+    for s in prange(nsub):
+        w = np.empty(d)
+        u = np.empty(n)
+        P = np.zeros((d, d) if want_gram else (1, 1))  # local: the compiler keeps it apart from w
+        for r in range(lo + s * SUB, min(hi, lo + (s + 1) * SUB)):
+            _fill_row(key, r, d, w, ki, wi, fi)
+            if want_gram:
+                for j in range(d):  # the full square (w_j w_k = w_k w_j exactly: symmetric); it vectorises
+                    wj = w[j]
+                    for k in range(d):
+                        P[j, k] += wj * w[k]
+            _leaves(w, XT, u)
+            c = 0
+            for i in range(n):
+                if u[i] > b:
+                    c += 1
+            counts[r - lo] = c
+        if want_gram:
+            partial[s] = P
+
+
+@njit(cache=True)
+def _offsets(counts):
+    """Positions of the active neurons of a chunk: (pos, kptr) with pos[r] the row of neuron lo + r in the
+    chunk's active set (−1 if it fires nowhere) and kptr its neuron-major CSR pointer."""
+    m = counts.shape[0]
+    pos = np.empty(m, dtype=np.int64)
+    k = 0
+    nnz = 0
+    for r in range(m):
+        if counts[r] > 0:
+            pos[r] = k
+            k += 1
+            nnz += counts[r]
+        else:
+            pos[r] = -1
+    kptr = np.zeros(k + 1, dtype=np.int64)
+    for r in range(m):
+        if pos[r] >= 0:
+            kptr[pos[r] + 1] = kptr[pos[r]] + counts[r]
+    return pos, kptr
+
+
+@njit(parallel=True, cache=True)
+def _gather(key, key_a, lo, XT, b, d, pos, kptr, ki, wi, fi):
+    """Pass 2: for the neurons of the chunk that fire somewhere, (ids, kpts, leaves, rows, signs)."""
+    n = XT.shape[1]
+    k = kptr.shape[0] - 1
+    K = np.empty(k, dtype=np.int64)
+    kpts = np.empty(kptr[k], dtype=np.int64)
+    LK = np.empty((k, n))
+    WK = np.empty((k, d))
+    aK = np.empty(k)
+    nsub = (pos.shape[0] + SUB - 1) // SUB
+    for s in prange(nsub):
+        for r in range(s * SUB, min(pos.shape[0], (s + 1) * SUB)):
+            q = pos[r]
+            if q < 0:
+                continue
+            K[q] = lo + r
+            _fill_row(key, lo + r, d, WK[q], ki, wi, fi)
+            _leaves(WK[q], XT, LK[q])
+            aK[q] = _sign(key_a, lo + r)
+            p = kptr[q]
+            for i in range(n):
+                if LK[q, i] > b:
+                    kpts[p] = i
+                    p += 1
+    return K, kpts, LK, WK, aK
+
+
+def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False):
+    """The streamed Init: (K, kptr, kpts, LK, WK, aK, G) for the neurons of K_0 = ∪_i S_i(0), ascending —
+    their fire sets (neuron-major CSR), leaves <w_r(0), x_i>, rows of W0 and signs a_r — and, with
+    gram=True, G = W0ᵀW0 (d, d) in the same pass (else None).
+
+    The (m, d) weights and (m, n) leaves never exist: memory is O(|K_0|·(n + d)) plus O(chunk) scratch."""
+    want_gram = bool(gram)
+    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
+    key_w, key_a = np.uint64(key_w), np.uint64(key_a)
+    chunk = max(SUB, (int(chunk) // SUB) * SUB)  # whole sub-blocks, so the sums do not depend on the chunk
+    counts = np.empty(min(chunk, m), dtype=np.int64)
+    partial = np.empty(((min(chunk, m) + SUB - 1) // SUB, d, d) if want_gram else (1, 1, 1))
+    G = np.zeros((d, d))
+    parts = []
+    for lo in range(0, m, chunk):
+        hi = min(m, lo + chunk)
+        c = counts[:hi - lo]
+        nsub = (hi - lo + SUB - 1) // SUB
+        _scan(key_w, lo, hi, XT, b, d, c, partial, want_gram, _KI, _WI, _FI)
+        if want_gram:
+            for s in range(nsub):  # in order: the total does not depend on the threads
+                G += partial[s]
+        if XT.shape[1]:
+            pos, kptr = _offsets(c)
+            parts.append((kptr,) + _gather(key_w, key_a, lo, XT, b, d, pos, kptr, _KI, _WI, _FI))
+    G = G if want_gram else None
+    n = XT.shape[1]
+    if not parts:
+        e = np.empty(0, dtype=np.int64)
+        return e, np.zeros(1, dtype=np.int64), e, np.empty((0, n)), np.empty((0, d)), np.empty(0), G
+    K = np.concatenate([p[1] for p in parts])
+    kpts = np.concatenate([p[2] for p in parts])
+    kptr = np.zeros(K.shape[0] + 1, dtype=np.int64)
+    k = nnz = 0
+    for p in parts:
+        kb = p[1].shape[0]
+        kptr[k + 1:k + 1 + kb] = p[0][1:] + nnz
+        k += kb
+        nnz += p[2].shape[0]
+    LK = np.concatenate([p[3] for p in parts]) if len(parts) > 1 else parts[0][3]
+    WK = np.concatenate([p[4] for p in parts]) if len(parts) > 1 else parts[0][4]
+    aK = np.concatenate([p[5] for p in parts])
+    return K, kptr, kpts, LK, WK, aK, G
+
+
+# -- the public wrappers (keys as Python ints) ---------------------------------------------------
+def w0_rows(key_w, ids, d):
+    """Rows `ids` of W0 (len(ids), d)."""
+    return rows(np.uint64(key_w), np.ascontiguousarray(ids, dtype=np.int64), int(d), _KI, _WI, _FI)
+
+
+def w0_block(key_w, lo, hi, d):
+    """Rows lo … hi−1 of W0."""
+    return row_block(np.uint64(key_w), int(lo), int(hi), int(d), _KI, _WI, _FI)
+
+
+def w0_dense(key_w, m, d, block=CHUNK):
+    """All of W0 (m, d), materialised block by block (what a solver that holds W0 uses)."""
+    out = np.empty((m, d))
+    for lo in range(0, m, block):
+        out[lo:lo + block] = w0_block(key_w, lo, min(m, lo + block), d)
+    return out
+
+
+def a_signs(key_a, ids):
+    """a_r for r in ids."""
+    return signs(np.uint64(key_a), np.ascontiguousarray(ids, dtype=np.int64))
+
+
+def w0_gram(key_w, m, d, chunk=CHUNK):
+    """W0ᵀW0 (d, d) in one streamed pass (the same sums as `active_init(..., gram=True)`)."""
+    return active_init(key_w, 0, np.empty((0, d)), 0.0, m, d, chunk=chunk, gram=True)[-1]
+
+
+def stream_normals(key, start, count):
+    """Numbers start … start+count−1 of the normal stream `key` (flat)."""
+    return normals(np.uint64(key), int(start), int(count), _KI, _WI, _FI)
