@@ -408,3 +408,162 @@ def naive_multilayer_forward(X, a, Ws, b):
         H = np.maximum(naive_layer(WT, H) - b, 0.0)
         hs.append(H)
     return H @ a, hs
+
+
+# -- W0 and a from the counter-based stream (SplitMix64 + 256-layer ziggurat) ------
+__all__ += [
+    "naive_splitmix_mix",
+    "naive_ziggurat_tables",
+    "naive_first_try",
+    "naive_normals",
+    "naive_signs",
+    "naive_active_init",
+]
+
+_U64_GOLDEN = np.uint64(GOLDEN)
+
+
+def naive_splitmix_mix(z):
+    """SplitMix64's output mix on a uint64 array (or scalar), wrapping mod 2^64:
+    z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB; z ^= z >> 31."""
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def naive_ziggurat_tables(r=3.6541528853610088, v=0.00492867323399):
+    """(ki uint64, wi, fi) of the 256-layer ziggurat straight from its definition.
+
+    f(x) = exp(−x²/2), f⁻¹(y) = √(−2 ln y). The layer edges X_i: X_255 = r and, going down,
+    X_{i−1} = f⁻¹(f(X_i) + v/X_i) for i = 255 … 2 (X_0 = 0 is never used). Then
+    layer 0 (the base strip with the tail): wi = v/f(r)/2^52, ki = ⌊r f(r)/v · 2^52⌋, fi = 1;
+    layer 1: ki = 0; layer i ≥ 2: ki = ⌊X_{i−1}/X_i · 2^52⌋; every layer i ≥ 1: wi = X_i/2^52, fi = f(X_i)."""
+    def f(x):
+        return math.exp(-x * x / 2.0)
+
+    def f_inv(y):
+        return math.sqrt(-2.0 * math.log(y))
+
+    edges = {255: r}
+    i = 255
+    while i > 1:
+        edges[i - 1] = f_inv(f(edges[i]) + v / edges[i])
+        i -= 1
+    scale = float(2 ** 52)
+    ki = [0] * 256
+    wi = [0.0] * 256
+    fi = [0.0] * 256
+    ki[0] = math.floor(r * f(r) / v * scale)
+    wi[0] = v / f(r) / scale
+    fi[0] = 1.0
+    for i in range(1, 256):
+        ki[i] = 0 if i == 1 else math.floor(edges[i - 1] / edges[i] * scale)
+        wi[i] = edges[i] / scale
+        fi[i] = f(edges[i])
+    return np.array(ki, dtype=np.uint64), np.array(wi, dtype=np.float64), np.array(fi, dtype=np.float64)
+
+
+def _naive_words(key, counters):
+    """mix(key + c·γ) for every counter c (uint64, wrapping)."""
+    c = np.asarray(counters, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return naive_splitmix_mix(np.uint64(int(key) & M64) + c * _U64_GOLDEN)
+
+
+def _naive_split(word, ki, wi):
+    """One ziggurat try from 64-bit words: idx = low 8 bits; of word >> 8 the low bit is the sign and the
+    next 52 bits the magnitude k; x = ±k·wi[idx]; accepted outright when k < ki[idx]. Returns (x, ok, idx, neg)."""
+    word = np.asarray(word, dtype=np.uint64)
+    idx = (word & np.uint64(0xFF)).astype(np.int64)
+    rest = word >> np.uint64(8)
+    neg = (rest & np.uint64(1)) == np.uint64(1)
+    mag = (rest >> np.uint64(1)) & np.uint64((1 << 52) - 1)
+    x = mag.astype(np.float64) * wi[idx]
+    x = np.where(neg, -x, x)
+    return x, mag < ki[idx], idx, neg
+
+
+def naive_first_try(key, counters, tables=None):
+    """The first ziggurat try of every counter, vectorised: (x, accepted, idx)."""
+    ki, wi, _ = naive_ziggurat_tables() if tables is None else tables
+    x, ok, idx, _ = _naive_split(_naive_words(key, counters), ki, wi)
+    return x, ok, idx
+
+
+def _naive_unit(word):
+    """A 64-bit word (Python int) as a double in [0, 1): its top 53 bits / 2^53."""
+    return float(word >> 11) / 9007199254740992.0
+
+
+def naive_normals(key, counters, return_words=False, tables=None):
+    """Standard normals number `counters` of the stream `key`.
+
+    First word s = mix(key + c·γ) (all counters at once, `naive_first_try`). For the counters not accepted
+    outright, a plain Python loop in Python integers: further words are mix(s + k·γ), k = 1, 2, … in the order
+    they are needed:
+      idx ≠ 0 (wedge): one word u; accept x if (fi[idx−1] − fi[idx])·u + fi[idx] < f(x), else the next word
+        starts a fresh try (new idx, sign, magnitude);
+      idx = 0 (tail): pairs of words u1, u2: xx = −ln(1 − u1)/r, yy = −ln(1 − u2), until 2·yy > xx²; the result
+        is ±(r + xx) with the sign of the try that landed in the base strip.
+    With return_words, also the number of 64-bit words each entry used (1 = accepted on the first try)."""
+    ki, wi, fi = naive_ziggurat_tables() if tables is None else tables
+    r = float(3.6541528853610088)
+    counters = np.asarray(counters, dtype=np.uint64)
+    first = _naive_words(key, counters)
+    z, ok, _, _ = _naive_split(first, ki, wi)
+    z = np.array(z, dtype=np.float64)
+    used = np.ones(z.shape, dtype=np.int64)
+    for p in np.flatnonzero(~ok):
+        s = int(first[p])
+        k = 0
+
+        def nxt():
+            nonlocal k
+            k += 1
+            return naive_mix(s + k * GOLDEN)
+
+        word = s
+        while True:
+            x, acc, idx, neg = _naive_split(np.uint64(word), ki, wi)
+            x, acc, idx, neg = float(x), bool(acc), int(idx), bool(neg)
+            if acc:
+                break
+            if idx == 0:
+                while True:
+                    xx = -math.log1p(-_naive_unit(nxt())) / r
+                    yy = -math.log1p(-_naive_unit(nxt()))
+                    if 2.0 * yy > xx * xx:
+                        break
+                x = -(r + xx) if neg else r + xx
+                break
+            u = _naive_unit(nxt())
+            if (fi[idx - 1] - fi[idx]) * u + fi[idx] < math.exp(-x * x / 2.0):
+                break
+            word = nxt()
+        z[p] = x
+        used[p] = k + 1
+    return (z, used) if return_words else z
+
+
+def naive_signs(key, ids):
+    """a_r = +1 if the top bit of mix(key + r·γ) is set, else −1."""
+    words = _naive_words(key, ids)
+    return np.where((words >> np.uint64(63)) == np.uint64(1), 1.0, -1.0)
+
+
+def naive_active_init(W0, a, X, b):
+    """From a held W0 (m, d) and a (m,): (K, kptr, kpts, LK, WK, aK) by brute force.
+
+    U = W0 Xᵀ (m, n) whole; neuron r is active if U[r, i] > b (strict) for some i; K ascending; kpts lists
+    each active neuron's points ascending, kptr the neuron-major CSR pointer; LK = U[K], WK = W0[K], aK = a[K]."""
+    U = np.asarray(W0, dtype=np.float64) @ np.asarray(X, dtype=np.float64).T
+    fires = U > b
+    K = np.array([r for r in range(U.shape[0]) if fires[r].any()], dtype=np.int64)
+    per = [np.flatnonzero(fires[r]).astype(np.int64) for r in K]
+    kptr = np.zeros(len(K) + 1, dtype=np.int64)
+    for q, pts in enumerate(per):
+        kptr[q + 1] = kptr[q] + len(pts)
+    kpts = np.concatenate(per) if per else np.empty(0, dtype=np.int64)
+    return K, kptr, kpts, U[K].reshape(len(K), U.shape[1]), np.asarray(W0)[K], np.asarray(a)[K]

@@ -28,6 +28,14 @@ def _symmetric_difference_sizes(a, b):
     return out
 
 
+def distinct_count(ids):
+    """The number of distinct ids (sort and count changes: numpy's hashing unique is ~10× slower here)."""
+    if ids.size == 0:
+        return 0
+    s = np.sort(ids)
+    return 1 + int(np.count_nonzero(s[1:] != s[:-1]))
+
+
 def quantiles_with_zeros(values, m, qs):
     """np.quantile (linear interpolation) of the m-vector that holds `values` (all ≥ 0) at some places and 0 at
     the other m − len(values), without forming it: the drift of all m neurons from the k that moved."""
@@ -70,7 +78,7 @@ class Metrics:
             "loss": 0.5 * float(r @ r),
             "residual_norm": float(np.linalg.norm(r)),
             "fire_count": np.diff(indptr),
-            "union_fire": int(np.unique(indices).size),
+            "union_fire": distinct_count(indices),
         }
         if not full:
             return row
