@@ -181,16 +181,12 @@ def _scan(key, lo, hi, XT, b, d, counts, partial, want_gram, ki, wi, fi):
     n = XT.shape[1]
     nsub = (hi - lo + SUB - 1) // SUB
     for s in prange(nsub):
-        w = np.empty(d)
+        r0, r1 = lo + s * SUB, min(hi, lo + (s + 1) * SUB)
+        Wb = np.empty((r1 - r0, d))  # the sub-block's rows (256 KiB at d = 8)
         u = np.empty(n)
-        P = np.zeros((d, d) if want_gram else (1, 1))  # local: the compiler keeps it apart from w
-        for r in range(lo + s * SUB, min(hi, lo + (s + 1) * SUB)):
+        for r in range(r0, r1):
+            w = Wb[r - r0]
             _fill_row(key, r, d, w, ki, wi, fi)
-            if want_gram:
-                for j in range(d):  # the full square (w_j w_k = w_k w_j exactly: symmetric); it vectorises
-                    wj = w[j]
-                    for k in range(d):
-                        P[j, k] += wj * w[k]
             _leaves(w, XT, u)
             c = 0
             for i in range(n):
@@ -198,7 +194,31 @@ def _scan(key, lo, hi, XT, b, d, counts, partial, want_gram, ki, wi, fi):
                     c += 1
             counts[r - lo] = c
         if want_gram:
-            partial[s] = P
+            partial[s] = _block_gram(Wb)
+
+
+@njit(inline="always")
+def _block_gram(Wb):
+    """Σ_r w_r w_rᵀ over the rows of Wb, four rows per pass over the d × d sum (a rank-4 update loads and stores
+    each entry once for four products); the full square, so it is exactly symmetric."""
+    k, d = Wb.shape
+    P = np.zeros((d, d))
+    r = 0
+    while r + 4 <= k:
+        a0, a1, a2, a3 = Wb[r], Wb[r + 1], Wb[r + 2], Wb[r + 3]
+        for j in range(d):
+            b0, b1, b2, b3 = a0[j], a1[j], a2[j], a3[j]
+            for c in range(d):
+                P[j, c] += b0 * a0[c] + b1 * a1[c] + b2 * a2[c] + b3 * a3[c]
+        r += 4
+    while r < k:
+        a0 = Wb[r]
+        for j in range(d):
+            b0 = a0[j]
+            for c in range(d):
+                P[j, c] += b0 * a0[c]
+        r += 1
+    return P
 
 
 @njit(cache=True)

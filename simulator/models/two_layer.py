@@ -42,6 +42,9 @@ class InitialWeights:
     def __init__(self, key_w, key_a, m, d):
         self.key_w, self.key_a, self.m, self.d = int(key_w), int(key_a), int(m), int(d)
         self._gram = None
+        # sum W0ᵀW0 (for ‖W0‖₂, Lemma 4.2) inside a streamed Init's pass instead of a second pass over W0:
+        # the engine asks for it (it records ‖W0‖₂); the Init then also pays d² per neuron
+        self.gram_at_init = False
 
     def rows(self, ids):
         """Rows ids of W0 (len(ids), d)."""
@@ -59,8 +62,13 @@ class InitialWeights:
         return self.signs(np.arange(self.m, dtype=np.int64))
 
     def active_init(self, X, b):
-        """The streamed Init: (K_0, kptr, kpts, leaves, rows of W0, signs) of the neurons firing at t = 0."""
-        return _init.active_init(self.key_w, self.key_a, X, b, self.m, self.d)[:6]
+        """The streamed Init: (K_0, kptr, kpts, leaves, rows of W0, signs) of the neurons firing at t = 0 (and
+        W0ᵀW0 kept for `gram()` when `gram_at_init`)."""
+        want = self.gram_at_init and self._gram is None
+        *out, G = _init.active_init(self.key_w, self.key_a, X, b, self.m, self.d, gram=want)
+        if want:
+            self._gram = G
+        return tuple(out)
 
     def gram(self):
         """W0ᵀW0 (d, d), one streamed pass (the same sums whether or not W0 is held), cached."""
@@ -271,7 +279,9 @@ def build(scenario, X, y, rngs):
     """The Problem of a resolved scenario on data (X, y): width, shift b and the init stream."""
     from simulator.config import resolve_b
 
-    return make_problem(X, y, scenario.network.m, resolve_b(scenario.network), rngs)
+    problem = make_problem(X, y, scenario.network.m, resolve_b(scenario.network), rngs)
+    problem.init.gram_at_init = True  # initial_scales will want W0ᵀW0: a streamed Init sums it as it goes
+    return problem
 
 
 def theory_constants(problem, scenario):
