@@ -38,6 +38,7 @@ class ActiveSet(Index):
         p = self.problem
         self.K, self.kptr, self.kpts, self.LK, W0K, aK = p.init.active_init(p.X, p.b)
         self.W.hold_rows(self.K, W0K)  # the only rows of W0 a step or a view will ask for (K_{t+1} ⊆ K_t)
+        self.W.reserve(self.K.shape[0])  # every row of C it will need, at once (zeros: pages untouched until used)
         self.aK = aK / math.sqrt(p.m)
         self.rowK = np.full(self.K.shape[0], -1, dtype=np.int64)  # row of C, −1 until a neuron moves
         self._left = []  # (neurons, final leaves) of those that left K: they never change again
@@ -60,8 +61,7 @@ class ActiveSet(Index):
 
     def apply_step(self, fs, g):
         p, W = self.problem, self.W
-        W.reserve(self.K.shape[0])
-        before = W.moved
+        before = W.moved  # no reserve: build() gave C a row for each of K_0, and K ⊆ K_0 moves at most once each
         if self.leaf_update != "gram":  # inner products: rows of C found through rowK, not an m-entry map
             dcv = _jac.step_coefficients(fs.kptr, fs.kpts, fs.aK, g)
             W.moved = int(_act.active_accumulate(self.K, self.rowK, W.ids, W.C, W.moved, fs.kptr, fs.kpts, dcv))

@@ -5,14 +5,16 @@ The two-layer model's initial weights are defined entry by entry (docs/theory.md
     w_{r,j}(0) = normal(key_w, r·d + j),   a_r = sign(key_a, r),
 
 where `normal(key, c)` is a standard normal drawn by the ziggurat method (Marsaglia & Tsang 2000, 256
-layers, the 64-bit layout of NumPy's legacy generator) from the SplitMix64 stream of entry c: its first
-64-bit word is mix(key + c·γ), further words (needed by ~1% of entries, rejected by the ziggurat)
+layers, in the 64-bit layout of NumPy's `Generator`; the tables are built here from r and Marsaglia's 12-digit
+v, so they differ from NumPy's in the tenth digit and the draws are not NumPy's) from the SplitMix64 stream
+of entry c: its first 64-bit word is mix(key + c·γ), further words (needed by ~1.4 % of entries, rejected
+by the ziggurat's first try)
 mix(s + k·γ) with s that first word and k = 1, 2, … . SplitMix64's `mix` is a bijection of 64-bit words,
 so distinct entries start from distinct words. Nothing here has state: a block of rows is the same
 whichever thread, process or order computes it, and W0 (256 GiB at m = 2^30, d = 32) need never be held.
 
 `active_init` is the streamed Init of the active-set index (indexes/active.py): one pass over W0 in
-chunks, both cores, that counts per neuron the points it fires on and accumulates W0ᵀW0 (for
+chunks, on every Numba thread, that counts per neuron the points it fires on and accumulates W0ᵀW0 (for
 ‖W0‖₂, Lemma 4.2), then a second pass over the neurons that fire somewhere (regenerated, ~1–5 % of m)
 that writes their rows, signs, leaves and fire sets. Sums are taken over fixed sub-blocks in a fixed
 order, so every result is bit-identical for any number of threads and any chunk size.
@@ -36,11 +38,14 @@ ZIG_V = 0.00492867323399
 
 
 def ziggurat_tables(r=ZIG_R, v=ZIG_V):
-    """(ki, wi, fi) of the 256-layer ziggurat in NumPy's legacy layout: layer 0 is the base strip with the
+    """(ki, wi, fi) of the 256-layer ziggurat in the layout of NumPy's `Generator`: layer 0 is the base strip with the
     tail, layer i ≥ 1 spans x ∈ [0, X_i] (X_255 = r, X_{i−1} = f⁻¹(f(X_i) + v/X_i), f(x) = e^{−x²/2});
     a 52-bit magnitude k is accepted outright when k < ki[idx], giving x = k·wi[idx]."""
     def f(x):
         return math.exp(-0.5 * x * x)
+
+    # NumPy's `Generator` uses the same layout with v = 0.004928673233974655 (the v that r implies exactly);
+    # Marsaglia's rounded v makes the top layer's area v·(1 − 10⁻⁹): far below anything a test can see
 
     X = np.zeros(256)
     X[255] = r
@@ -228,12 +233,10 @@ def _offsets(counts):
     m = counts.shape[0]
     pos = np.empty(m, dtype=np.int64)
     k = 0
-    nnz = 0
     for r in range(m):
         if counts[r] > 0:
             pos[r] = k
             k += 1
-            nnz += counts[r]
         else:
             pos[r] = -1
     kptr = np.zeros(k + 1, dtype=np.int64)

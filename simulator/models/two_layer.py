@@ -261,10 +261,16 @@ class ImplicitWeights:
         W[ids] += C @ self.X
         return W
 
-    def drift_moved(self):
-        """(neurons that moved, ascending; their drift ‖w_r(t) − w_r(0)‖): every other neuron's drift is 0."""
-        ids, C = self.moved_neurons()
-        return ids, np.sqrt(np.maximum(np.einsum("ij,ij->i", C @ self.XXt, C), 0.0))
+    def drift_moved(self, block=1 << 16):
+        """(neurons that moved, ascending; their drift ‖w_r(t) − w_r(0)‖): every other neuron's drift is 0.
+        Block by block over C's rows, so the temporaries stay O(block·n) at any number of moved neurons."""
+        k = self.moved
+        sq = np.empty(k)
+        for lo in range(0, k, block):
+            c = self.C[lo:min(k, lo + block)]
+            sq[lo:lo + c.shape[0]] = np.einsum("ij,ij->i", c @ self.XXt, c)
+        order = np.argsort(self.ids[:k])
+        return self.ids[:k][order], np.sqrt(np.maximum(sq[order], 0.0))
 
     def drift(self):
         """‖w_r(t) − w_r(0)‖ for every neuron (0 for those that never moved): m entries."""

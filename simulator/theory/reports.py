@@ -16,6 +16,13 @@ mean grows slightly slower than m^{(3+ᾱ)/4}); λ (the exact NTK's, which falls
 regression iterations per step; the loss contraction (mean per-step residual ratio ‖f_{t+1} − y‖ /
 ‖f_t − y‖); Thm 4.1's width requirement at that λ; and Thm G.2's own width premise
 m = Ω((δ⁻⁴ n¹² log⁴(n/ρ))^{1/ᾱ}) — what sparsity costs in λ and in the width the theorem needs.
+
+``lemma-4-3-width`` (seed 002, Lemma 4.3 = D.2, docs/theory.md §2 "Premises"): per width m, the measured
+max_t ‖G_t − G_0‖_F / (λ/2) of each run (over the rows at the metric cadence; the lemma claims ≤ 1 while
+every drift stays inside R0/√m) aggregated over the seeds, beside the lemma's own width premise
+m ≥ 36n⁴/λ⁴ as m/m_req (and Lemma A.5's m ≥ b²R0²), and a log-log fit of the median ratio against m with
+the width at which the fitted ratio would reach 1 — an extrapolation, said so, with the premise's own fit
+evaluated there. A run that did not complete never counts as holding.
 """
 
 import math
@@ -25,7 +32,7 @@ import numpy as np
 from simulator.fits import loglog_fit  # noqa: F401  (re-exported: the reports and their tests use it)
 
 from simulator import ntk
-from simulator.theory import seed002
+from simulator.theory import fmt, seed002
 
 # --------------------------------------------------------------------------- formulas
 
@@ -241,8 +248,274 @@ def format_alpha_tradeoff_report(report):
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------- lemma-4-3-width
+
+
+def lemma_4_3_point_columns(tr):
+    """What the lemma-4-3-width report needs from one point's trace (an open Trace):
+
+    ``gram_dev_max``: max_t ‖G_t − G_0‖_F over the rows where ``gram_dev_fro`` was measured (the metric
+    cadence and the last row; NaN when the trace has no such row); ``gram_rows``: how many rows that is;
+    ``drift_ratio_max``: max_t drift_max / (R0/√m) over the rows where the drift was measured (the
+    lemma's "while the drift stays inside R0/√m"; NaN without the metric or the attrs).
+    """
+    out = {"gram_dev_max": _nan(), "gram_rows": 0, "drift_ratio_max": _nan()}
+    if "gram_dev_fro" in tr:
+        dev = np.asarray(tr["gram_dev_fro"], dtype=np.float64).reshape(-1)
+        dev = dev[np.isfinite(dev)]
+        out["gram_rows"] = int(dev.size)
+        if dev.size:
+            out["gram_dev_max"] = float(np.max(dev))
+    if "drift_max" in tr:
+        drift = np.asarray(tr["drift_max"], dtype=np.float64).reshape(-1)
+        drift = drift[np.isfinite(drift)]
+        try:
+            radius = seed002.drift_radius_of(tr.attrs)
+        except (KeyError, TypeError, ValueError):
+            radius = _nan()
+        if drift.size and _num(radius) and radius > 0:
+            out["drift_ratio_max"] = float(np.max(drift)) / radius
+    return out
+
+
+def _line_fit(xs, ys):
+    """The log-log least-squares line of ys on xs (``loglog_fit``): (slope, standard error, points used,
+    intercept c of ln y = c + slope·ln x over the same points, the smallest and largest x used)."""
+    slope, se, used = loglog_fit(xs, ys)
+    x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if not _num(slope):
+        return {"slope": slope, "se": se, "points": used, "intercept": _nan(),
+                "x_min": _nan(), "x_max": _nan()}
+    lx, ly = np.log(x[ok]), np.log(y[ok])
+    return {"slope": slope, "se": se, "points": used, "intercept": float(ly.mean() - slope * lx.mean()),
+            "x_min": float(np.min(x[ok])), "x_max": float(np.max(x[ok]))}
+
+
+def _crossing_log10(fit):
+    """log10 of the x at which the fitted line reaches y = 1 (ln x = −c/slope); NaN without a fit or with
+    a zero slope. In log10: the premise's crossing overflows a float."""
+    s, c = fit["slope"], fit["intercept"]
+    if not (_num(s) and _num(c)) or s == 0:
+        return _nan()
+    return -c / s / math.log(10.0)
+
+
+def _fit_at_log10(fit, log10_x):
+    """log10 of the fitted y at x = 10^log10_x (NaN without a fit)."""
+    s, c = fit["slope"], fit["intercept"]
+    if not (_num(s) and _num(c) and _num(log10_x)):
+        return _nan()
+    return (c + s * log10_x * math.log(10.0)) / math.log(10.0)
+
+
+def _median(values):
+    vals = [float(v) for v in values if _num(v)]
+    return float(np.median(vals)) if vals else _nan()
+
+
+def lemma_4_3_width_report(rows):
+    """Lemma 4.3's ‖G_t − G_0‖_F ≤ λ/2 against the width, from summary rows merged with
+    ``lemma_4_3_point_columns`` (docs/theory.md §2). One dict per n (n ascending), each with ``widths``.
+
+    A run's ratio is ``gram_dev_max`` / (λ/2) with its own λ (row ``lambda``); it *holds* when the run
+    completed and gram_dev_max ≤ λ/2. Per width m (rows with the same n and m, i.e. the seeds):
+    ``runs``; ``completed``; ``measured`` (completed runs with a ratio); ``lambda_mean`` (over every run
+    that recorded λ: it is the exact NTK's, a property of the data and b, not of the run);
+    ``ratio_median``, ``ratio_max`` (over the measured runs only: a failed run's partial trace is not
+    used); ``holds`` (count) and ``holds_fraction`` = holds/runs (a failed or unmeasured run does not
+    hold); ``drift_inside`` (completed runs whose drift stayed ≤ R0/√m at every measured row, the lemma's
+    "while"); ``premise_ratio`` = median over the runs with λ of m/m_req, m_req = 36n⁴/λ⁴
+    (``seed002.lemma_4_3_width_requirement``, each run its own λ), ``premise_met`` (runs with m ≥ m_req),
+    ``radius_ratio`` = median of m/(b²R0²) (``seed002.lemma_a5_width_requirement``, R0 = n/λ);
+    ``b_mean`` and ``b_default`` (whether every run's b is √(0.48 ln m)).
+
+    Per n: ``fit`` (log-log least squares of ratio_median on m over the widths that have one:
+    ``slope``, ``se``, ``points``, ``intercept``, ``x_min``, ``x_max``), ``crossing_log10`` (log10 of the
+    m where the fitted ratio is 1; NaN if no fit or slope 0), ``extrapolated`` (the crossing lies
+    outside [x_min, x_max]), ``premise_fit`` / ``premise_crossing_log10`` / ``premise_extrapolated`` (the
+    same for the median m/m_req), ``premise_at_crossing_log10`` (log10 of the fitted m/m_req at the
+    ratio's crossing), ``m_all_hold`` (the smallest width at which every run holds; None if none),
+    ``default_b`` (every run has b = √(0.48 ln m)) and then ``premise_floor_log10``
+    (``default_b_premise_floor_log10``: below it the premise cannot hold, whatever the data), ``traces``
+    (whether any ratio was measured, i.e. the point traces were read).
+    """
+    by_n = {}
+    for r in rows:
+        n, m = r.get("n"), r.get("m")
+        if not _num(n) or not _num(m) or n <= 0 or m <= 0:
+            continue
+        by_n.setdefault(int(n), {}).setdefault(int(m), []).append(r)
+    out = []
+    for n in sorted(by_n):
+        widths = []
+        for m in sorted(by_n[n]):
+            rs = by_n[n][m]
+            ratios, holds, drift_inside, premise, premise_met, radius, lams, bs = [], 0, 0, [], 0, [], [], []
+            completed = 0
+            for r in rs:
+                lam, b = r.get("lambda"), r.get("b")
+                lam = float(lam) if _num(lam) and lam > 0 else None
+                if _num(b) and b >= 0:
+                    bs.append(float(b))
+                if lam is not None:
+                    lams.append(lam)
+                    req = seed002.lemma_4_3_width_requirement(n, lam)
+                    premise.append(m / req)
+                    premise_met += m >= req
+                    if _num(b) and b > 0:
+                        radius.append(m / seed002.lemma_a5_width_requirement(b, seed002.drift_radius_R0(n, lam)))
+                if r.get("status") != "completed":
+                    continue
+                completed += 1
+                dev = r.get("gram_dev_max")
+                if lam is not None and _num(dev) and dev >= 0:
+                    half = seed002.lemma_4_3_gram_deviation_bound(lam)
+                    ratios.append(float(dev) / half)
+                    holds += dev <= half
+                drift = r.get("drift_ratio_max")
+                drift_inside += _num(drift) and drift <= 1.0
+            widths.append({
+                "m": m, "runs": len(rs), "completed": completed, "measured": len(ratios),
+                "lambda_mean": float(np.mean(lams)) if lams else _nan(),
+                "ratio_median": _median(ratios), "ratio_max": float(np.max(ratios)) if ratios else _nan(),
+                "holds": int(holds), "holds_fraction": holds / len(rs), "drift_inside": int(drift_inside),
+                "premise_ratio": _median(premise), "premise_met": int(premise_met), "premise_runs": len(premise),
+                "radius_ratio": _median(radius),
+                "b_mean": float(np.mean(bs)) if bs else _nan(),
+                "b_default": bool(bs) and len(bs) == len(rs) and all(seed002.is_default_b(m, b) for b in bs),
+            })
+        ms = [w["m"] for w in widths]
+        fit = _line_fit(ms, [w["ratio_median"] for w in widths])
+        premise_fit = _line_fit(ms, [w["premise_ratio"] for w in widths])
+        crossing, premise_crossing = _crossing_log10(fit), _crossing_log10(premise_fit)
+        all_hold = [w["m"] for w in widths if w["runs"] and w["holds"] == w["runs"]]
+        default_b = bool(widths) and all(w["b_default"] for w in widths)
+        out.append({
+            "n": n, "widths": widths, "fit": fit, "crossing_log10": crossing,
+            "extrapolated": _outside(crossing, fit),
+            "premise_fit": premise_fit, "premise_crossing_log10": premise_crossing,
+            "premise_extrapolated": _outside(premise_crossing, premise_fit),
+            "premise_at_crossing_log10": _fit_at_log10(premise_fit, crossing),
+            "m_all_hold": all_hold[0] if all_hold else None, "default_b": default_b,
+            "premise_floor_log10": default_b_premise_floor_log10(n) if default_b else _nan(),
+            "traces": any(w["measured"] for w in widths),
+        })
+    return out
+
+
+def _outside(log10_x, fit):
+    """Whether 10^log10_x lies outside the widths the fit used (an extrapolation); False without a crossing."""
+    if not _num(log10_x):
+        return False
+    return not (math.log10(fit["x_min"]) - 1e-12 <= log10_x <= math.log10(fit["x_max"]) + 1e-12)
+
+
+def default_b_premise_floor_log10(n):
+    """log10 of the smallest width at which Lemma 4.3's premise m ≥ 36n⁴/λ⁴ can hold with the default
+    b = √(0.48 ln m): Thm 2.13's λ ≤ e^{−b²/2} = m^{−0.24} gives m/m_req = mλ⁴/(36n⁴) ≤ m^{0.04}/(36n⁴), which
+    is < 1 for every m < (36n⁴)^25 (docs/theory.md §2: "no runnable width meets Lemma 4.3's"). Exact (a
+    necessary condition, deterministic)."""
+    n = ntk._n(n)
+    return 25.0 * math.log10(36.0 * float(n) ** 4)
+
+
+def _width_text(log10_m):
+    """A width given by its log10: "2.6·10⁵ (2^18.0)"; beyond a float's range "10^123.4 (2^410.0)"."""
+    if not _num(log10_m):
+        return "–"
+    log2 = log10_m / math.log10(2.0)
+    head = fmt(10.0 ** log10_m, 3) if abs(log10_m) < 300 else f"10^{log10_m:.1f}"
+    return f"{head} (2^{log2:.1f})"
+
+
+def _f(x, digits=4):
+    return fmt(x, digits) if _num(x) else "–"
+
+
+def _count(k, total):
+    return f"{k}/{total}"
+
+
+def _slope_text(fit):
+    if not _num(fit["slope"]):
+        return f"no fit ({fit['points']} width{'s' if fit['points'] != 1 else ''} with a value; at least 2 needed)"
+    se = f" ± {fit['se']:.3f} (s.e.)" if _num(fit["se"]) else " (no standard error with 2 widths)"
+    return f"slope {fit['slope']:.3f}{se} over {fit['points']} widths, m = {fit['x_min']:.0f} … {fit['x_max']:.0f}"
+
+
+def format_lemma_4_3_width_report(report):
+    """The report as plain text: the per-(n, m) table (markdown), then per n the fits and what they say,
+    every number beside the premise it is read against (never a bare pass/fail)."""
+    if not report:
+        return "Lemma 4.3 against width: no points with n and m recorded\n"
+    lines = ["Lemma 4.3 (= D.2) against width: ‖G_t − G_0‖_F ≤ λ/2 is claimed while every drift stays inside R0/√m, "
+             "and proved only for m ≥ 36n⁴/λ⁴ (the proof needs R0/√m ≤ λ/(6n)) and m ≥ b²R0² (Lemma A.5).",
+             "ratio = max_t ‖G_t − G_0‖_F / (λ/2) of a run, over the rows measured at the metric cadence, each run "
+             "with its own λ; median and max over the completed runs that measured it. \"ratio ≤ 1\": runs that "
+             "completed with ratio ≤ 1, out of every run (a failed run counts as failed, not as holding). "
+             "\"drift inside\": completed runs whose max drift stayed ≤ R0/√m. m/m_req: median over the runs of "
+             "m/(36n⁴/λ⁴), and how many runs meet it; m/(b²R0²) likewise (median).", "",
+             "| n | m | b | runs | completed | measured | λ (mean) | ratio median | ratio max | ratio ≤ 1 | "
+             "drift inside | m/m_req, m_req = 36n⁴/λ⁴ | premise met | m/(b²R0²) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in report:
+        for w in r["widths"]:
+            b = _g(w["b_mean"], "{:.3f}") + ("" if w["b_default"] or not _num(w["b_mean"]) else " (not default)")
+            lines.append(
+                f"| {r['n']} | {w['m']} | {b} | {w['runs']} | {w['completed']} | {w['measured']} | "
+                f"{_f(w['lambda_mean'])} | {_f(w['ratio_median'], 3)} | {_f(w['ratio_max'], 3)} | "
+                f"{_count(w['holds'], w['runs'])} | {_count(w['drift_inside'], w['runs'])} | "
+                f"{_f(w['premise_ratio'], 2)} | {_count(w['premise_met'], w['premise_runs'])} | "
+                f"{_f(w['radius_ratio'], 2)} |")
+    for r in report:
+        ws = r["widths"]
+        lines += ["", f"n = {r['n']}:"]
+        if r["m_all_hold"] is not None:
+            w = next(w for w in ws if w["m"] == r["m_all_hold"])
+            lines.append(f"  observed: the smallest width at which every run has ratio ≤ 1 is m = {r['m_all_hold']}, "
+                         f"where the premise m/m_req is {_f(w['premise_ratio'], 2)} "
+                         f"({_count(w['premise_met'], w['premise_runs'])} runs meet it)")
+        else:
+            lines.append(f"  observed: at no width measured (up to m = {ws[-1]['m']}) does every run have ratio ≤ 1")
+        fit = r["fit"]
+        lines.append(f"  fit of log(median ratio) on log m: {_slope_text(fit)}")
+        if _num(r["crossing_log10"]):
+            where = ("EXTRAPOLATED beyond the widths fitted, not observed" if r["extrapolated"]
+                     else "within the widths fitted (interpolated)")
+            sense = "ratio ≤ 1 for larger m" if fit["slope"] < 0 else "the fitted ratio grows with m: ≤ 1 only below it"
+            lines.append(f"  the fitted ratio reaches 1 at m ≈ {_width_text(r['crossing_log10'])}: {where}; {sense}")
+        elif _num(fit["slope"]):
+            lines.append("  the fitted ratio is flat in m: it never reaches 1")
+        pfit = r["premise_fit"]
+        lines.append(f"  fit of log(median m/m_req) on log m: {_slope_text(pfit)}")
+        if _num(r["premise_crossing_log10"]):
+            where = "EXTRAPOLATED" if r["premise_extrapolated"] else "within the widths fitted (interpolated)"
+            lines.append(f"  the fitted m/m_req reaches 1 (the premise met) at m ≈ "
+                         f"{_width_text(r['premise_crossing_log10'])}: {where}")
+        if _num(r["premise_at_crossing_log10"]):
+            how = "extrapolated" if r["extrapolated"] or r["premise_extrapolated"] else "interpolated"
+            lines.append(f"  at the ratio's fitted crossing the fitted premise m/m_req is "
+                         f"{_premise_text(r['premise_at_crossing_log10'])} ({how}): the conclusion "
+                         + ("would hold inside the premise" if r["premise_at_crossing_log10"] >= 0
+                            else "would hold outside the proven regime (an observation, not a confirmation)"))
+        if _num(r["premise_floor_log10"]):
+            lines.append(f"  with the default b = √(0.48 ln m), Thm 2.13's λ ≤ e^(−b²/2) = m^(−0.24) gives "
+                         f"m/m_req ≤ m^0.04/(36n⁴): the premise cannot hold below m = (36n⁴)^25 ≈ "
+                         f"10^{r['premise_floor_log10']:.1f} (exact, not fitted)")
+    if not any(r["traces"] for r in report):
+        lines += ["", "‖G_t − G_0‖_F is read from the point traces: `simulator validate DIR` and "
+                      "`simulator sweep --report-only DIR` print this report with them."]
+    return "\n".join(lines) + "\n"
+
+
+def _premise_text(log10_x):
+    return fmt(10.0 ** log10_x, 2) if abs(log10_x) < 300 else f"10^{log10_x:.1f}"
+
+
 #: report name -> (compute(rows), format(report)); registered in simulator.theory.REPORTS
-REPORTS = {"alpha-tradeoff": (alpha_tradeoff_report, format_alpha_tradeoff_report)}
+REPORTS = {"alpha-tradeoff": (alpha_tradeoff_report, format_alpha_tradeoff_report),
+           "lemma-4-3-width": (lemma_4_3_width_report, format_lemma_4_3_width_report)}
 
 #: report name -> fn(open Trace) -> {column: value}: what the report reads from each point's trace
-POINT_COLUMNS = {"alpha-tradeoff": alpha_point_columns}
+POINT_COLUMNS = {"alpha-tradeoff": alpha_point_columns, "lemma-4-3-width": lemma_4_3_point_columns}
