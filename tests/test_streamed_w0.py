@@ -112,6 +112,11 @@ def test_a_large_w0_is_not_stored_but_can_be_regenerated(tmp_path):
         assert list(data.attrs["W0_shape"]) == [65536, 5]
         init = two_layer.InitialWeights(int(data.attrs["init_key_w"]), int(data.attrs["init_key_a"]), 65536, 5)
         moved = f["final/moved_neurons"][()]
+    with simulator.Trace(out) as tr:  # the same generator, from the trace itself
+        again = two_layer.InitialWeights.of_trace(tr)
+        assert (again.key_w, again.key_a, again.m, again.d) == (init.key_w, init.key_a, 65536, 5)
+    with h5py.File(out, "r") as f:
+        data = f["data"]
         # the moved neurons' final weights, from the regenerated rows and the stored coefficients
         X = data["X"][()]
         W = init.rows(moved) + f["final/coefficients"][()] @ X
