@@ -23,7 +23,7 @@ order, so every result is bit-identical for any number of threads and any chunk 
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, get_thread_id, njit, prange
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment (the golden ratio in 64 bits)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -80,10 +80,10 @@ def _unit(x):
     return np.float64(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(inline="always")
-def _normal(key, c, ki, wi, fi):
-    """Standard normal number c of the stream `key` (ziggurat; see the module docstring)."""
-    s = _mix(key + np.uint64(c) * _GAMMA)
+@njit(cache=True)
+def _normal_slow(key, s, ki, wi, fi):
+    """The ziggurat from its first word s on (the ~1.4 % of entries its first try rejects): out of line, so
+    the fast path stays small."""
     k = np.uint64(0)
     word = s
     while True:
@@ -95,7 +95,7 @@ def _normal(key, c, ki, wi, fi):
         if neg:
             x = -x
         if mag < ki[idx]:
-            return x  # ~99 % of entries
+            return x
         if idx == 0:  # the tail beyond r (Marsaglia's method)
             while True:
                 k += np.uint64(1)
@@ -110,6 +110,20 @@ def _normal(key, c, ki, wi, fi):
                 return x
         k += np.uint64(1)
         word = _mix(s + k * _GAMMA)
+
+
+@njit(inline="always")
+def _normal(key, c, ki, wi, fi):
+    """Standard normal number c of the stream `key` (ziggurat; see the module docstring). The first try is
+    written out here (layer = bits 0–7, sign = bit 8, magnitude = bits 9–60 of the word; ki < 2^52, so the
+    signed compare and conversion are exact); the rest is `_normal_slow`, which repeats it and goes on."""
+    s = _mix(key + np.uint64(c) * _GAMMA)
+    idx = np.int64(s & np.uint64(0xFF))
+    mag = np.int64((s >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF))
+    if mag < np.int64(ki[idx]):
+        x = np.float64(mag) * wi[idx]
+        return -x if (s >> np.uint64(8)) & np.uint64(1) else x
+    return _normal_slow(key, s, ki, wi, fi)
 
 
 @njit(inline="always")
@@ -180,14 +194,16 @@ CHUNK = 1 << 22
 
 
 @njit(parallel=True, cache=True)
-def _scan(key, lo, hi, XT, b, d, counts, partial, want_gram, ki, wi, fi):
+def _scan(key, lo, hi, XT, b, d, counts, partial, want_gram, scratch, ki, wi, fi):
     """Pass 1 over rows lo … hi−1: counts[r − lo] = #{i : <w_r, x_i> > b}; with want_gram, partial[s] = Σ w_r w_rᵀ
     over sub-block s (rows lo + s·SUB …)."""
     n = XT.shape[1]
     nsub = (hi - lo + SUB - 1) // SUB
     for s in prange(nsub):
         r0, r1 = lo + s * SUB, min(hi, lo + (s + 1) * SUB)
-        Wb = np.empty((r1 - r0, d))  # the sub-block's rows (256 KiB at d = 8)
+        # the sub-block's rows in this thread's scratch (a fresh 1 MiB array per task would be a fresh mmap,
+        # page-faulted in every time)
+        Wb = scratch[get_thread_id()][:r1 - r0]
         u = np.empty(n)
         for r in range(r0, r1):
             w = Wb[r - r0]
@@ -287,12 +303,13 @@ def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False):
     counts = np.empty(min(chunk, m), dtype=np.int64)
     partial = np.empty(((min(chunk, m) + SUB - 1) // SUB, d, d) if want_gram else (1, 1, 1))
     G = np.zeros((d, d))
+    scratch = np.empty((get_num_threads(), SUB, d))  # one sub-block of rows per thread
     parts = []
     for lo in range(0, m, chunk):
         hi = min(m, lo + chunk)
         c = counts[:hi - lo]
         nsub = (hi - lo + SUB - 1) // SUB
-        _scan(key_w, lo, hi, XT, b, d, c, partial, want_gram, _KI, _WI, _FI)
+        _scan(key_w, lo, hi, XT, b, d, c, partial, want_gram, scratch, _KI, _WI, _FI)
         if want_gram:
             for s in range(nsub):  # in order: the total does not depend on the threads
                 G += partial[s]
