@@ -136,8 +136,9 @@ SCHEMA = {
     "sweep": {  # read by `simulator sweep NAME` when no --grid is given; `simulator run` ignores it
         "grid": Field("strlist", (), 'grid axes for `simulator sweep`, e.g. ["network.m=2^6..2^14", "seed=0..9"] '
                       "(KEY=v1,v2,... | KEY=a..b | KEY=2^a..2^b)"),
-        "report": Field("str", "", 'report printed after a sweep: "" (none) | "width-threshold" | "alpha-tradeoff"',
-                        choices=("", "width-threshold", "alpha-tradeoff")),
+        "report": Field("str", "", 'report printed after a sweep: "" (none) | "width-threshold" | "alpha-tradeoff" '
+                        '| "lemma-4-3-width" (the names of simulator.theory.REPORTS)',
+                        choices=("", "width-threshold", "alpha-tradeoff", "lemma-4-3-width")),
         "workers": Field("int", 2, "default number of worker processes of `simulator sweep`", minimum=1),
     },
 }

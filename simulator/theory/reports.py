@@ -20,9 +20,10 @@ m = Ω((δ⁻⁴ n¹² log⁴(n/ρ))^{1/ᾱ}) — what sparsity costs in λ and 
 ``lemma-4-3-width`` (seed 002, Lemma 4.3 = D.2, docs/theory.md §2 "Premises"): per width m, the measured
 max_t ‖G_t − G_0‖_F / (λ/2) of each run (over the rows at the metric cadence; the lemma claims ≤ 1 while
 every drift stays inside R0/√m) aggregated over the seeds, beside the lemma's own width premise
-m ≥ 36n⁴/λ⁴ as m/m_req (and Lemma A.5's m ≥ b²R0²), and a log-log fit of the median ratio against m with
-the width at which the fitted ratio would reach 1 — an extrapolation, said so, with the premise's own fit
-evaluated there. A run that did not complete never counts as holding.
+m ≥ 36n⁴/λ⁴ as m/m_req (and Lemma A.5's m ≥ b²R0²), and a log-log fit of the median ratio against m (and
+the local slope through the two largest widths) with the width at which the fitted ratio would reach 1 —
+an extrapolation, said so, with the premise's own fit evaluated there. A run that did not complete never
+counts as holding.
 """
 
 import math
@@ -293,12 +294,14 @@ def _line_fit(xs, ys):
 
 
 def _crossing_log10(fit):
-    """log10 of the x at which the fitted line reaches y = 1 (ln x = −c/slope); NaN without a fit or with
-    a zero slope. In log10: the premise's crossing overflows a float."""
+    """log10 of the width x ≥ 1 at which the fitted line reaches y = 1 (ln x = −c/slope); NaN without a
+    fit, with a zero slope, or when the line reaches 1 only below x = 1 (no width). In log10: the
+    premise's crossing overflows a float."""
     s, c = fit["slope"], fit["intercept"]
     if not (_num(s) and _num(c)) or s == 0:
         return _nan()
-    return -c / s / math.log(10.0)
+    x = -c / s / math.log(10.0)
+    return x if x >= 0 else _nan()
 
 
 def _fit_at_log10(fit, log10_x):
@@ -319,7 +322,9 @@ def lemma_4_3_width_report(rows):
     ``lemma_4_3_point_columns`` (docs/theory.md §2). One dict per n (n ascending), each with ``widths``.
 
     A run's ratio is ``gram_dev_max`` / (λ/2) with its own λ (row ``lambda``); it *holds* when the run
-    completed and gram_dev_max ≤ λ/2. Per width m (rows with the same n and m, i.e. the seeds):
+    completed and gram_dev_max ≤ λ/2. Per width m (rows with the same n and m, i.e. the seeds; a point that
+    failed before its trace was written records n = m = −1 and is placed by its grid values ``network.m``
+    and ``data.n``, or by the sweep's only n; rows that cannot be placed are counted in ``unplaced``):
     ``runs``; ``completed``; ``measured`` (completed runs with a ratio); ``lambda_mean`` (over every run
     that recorded λ: it is the exact NTK's, a property of the data and b, not of the run);
     ``ratio_median``, ``ratio_max`` (over the measured runs only: a failed run's partial trace is not
@@ -328,24 +333,31 @@ def lemma_4_3_width_report(rows):
     "while"); ``premise_ratio`` = median over the runs with λ of m/m_req, m_req = 36n⁴/λ⁴
     (``seed002.lemma_4_3_width_requirement``, each run its own λ), ``premise_met`` (runs with m ≥ m_req),
     ``radius_ratio`` = median of m/(b²R0²) (``seed002.lemma_a5_width_requirement``, R0 = n/λ);
-    ``b_mean`` and ``b_default`` (whether every run's b is √(0.48 ln m)).
+    ``b_mean`` and ``b_default`` (whether every run that records b has b = √(0.48 ln m)).
 
     Per n: ``fit`` (log-log least squares of ratio_median on m over the widths that have one:
     ``slope``, ``se``, ``points``, ``intercept``, ``x_min``, ``x_max``), ``crossing_log10`` (log10 of the
-    m where the fitted ratio is 1; NaN if no fit or slope 0), ``extrapolated`` (the crossing lies
-    outside [x_min, x_max]), ``premise_fit`` / ``premise_crossing_log10`` / ``premise_extrapolated`` (the
+    m where the fitted ratio is 1; NaN if no fit, slope 0 or no such m ≥ 1), ``extrapolated`` (the crossing lies
+    outside [x_min, x_max]), ``local_fit`` / ``local_crossing_log10`` / ``local_extrapolated`` (the same
+    through the two largest widths with a median only: the local slope, which differs from the fit's when
+    the ratio is not a power of m), ``premise_fit`` / ``premise_crossing_log10`` / ``premise_extrapolated`` (the
     same for the median m/m_req), ``premise_at_crossing_log10`` (log10 of the fitted m/m_req at the
-    ratio's crossing), ``m_all_hold`` (the smallest width at which every run holds; None if none),
-    ``default_b`` (every run has b = √(0.48 ln m)) and then ``premise_floor_log10``
+    ratio's crossing) and ``premise_at_crossing_extrapolated`` (that crossing outside the premise fit's
+    widths), ``m_all_hold`` (the smallest width at which every run holds; None if none),
+    ``default_b`` (every run that records b has b = √(0.48 ln m)) and then ``premise_floor_log10``
     (``default_b_premise_floor_log10``: below it the premise cannot hold, whatever the data), ``traces``
     (whether any ratio was measured, i.e. the point traces were read).
     """
-    by_n = {}
+    by_n, unplaced = {}, 0
+    ns = {int(r["n"]) for r in rows if _positive(r.get("n"))}
     for r in rows:
-        n, m = r.get("n"), r.get("m")
-        if not _num(n) or not _num(m) or n <= 0 or m <= 0:
+        n, m = _first_positive(r, "n", "data.n"), _first_positive(r, "m", "network.m")
+        if n is None and len(ns) == 1:
+            n = next(iter(ns))   # a point whose worker died records only its grid values: the sweep's one n
+        if n is None or m is None:
+            unplaced += 1
             continue
-        by_n.setdefault(int(n), {}).setdefault(int(m), []).append(r)
+        by_n.setdefault(n, {}).setdefault(m, []).append(r)
     out = []
     for n in sorted(by_n):
         widths = []
@@ -383,25 +395,45 @@ def lemma_4_3_width_report(rows):
                 "premise_ratio": _median(premise), "premise_met": int(premise_met), "premise_runs": len(premise),
                 "radius_ratio": _median(radius),
                 "b_mean": float(np.mean(bs)) if bs else _nan(),
-                "b_default": bool(bs) and len(bs) == len(rs) and all(seed002.is_default_b(m, b) for b in bs),
+                "b_default": bool(bs) and all(seed002.is_default_b(m, b) for b in bs),
             })
         ms = [w["m"] for w in widths]
         fit = _line_fit(ms, [w["ratio_median"] for w in widths])
         premise_fit = _line_fit(ms, [w["premise_ratio"] for w in widths])
         crossing, premise_crossing = _crossing_log10(fit), _crossing_log10(premise_fit)
+        last = [w for w in widths if _positive(w["ratio_median"])][-2:]
+        local = _line_fit([w["m"] for w in last], [w["ratio_median"] for w in last])
+        local_crossing = _crossing_log10(local)
         all_hold = [w["m"] for w in widths if w["runs"] and w["holds"] == w["runs"]]
-        default_b = bool(widths) and all(w["b_default"] for w in widths)
+        with_b = [w for w in widths if _num(w["b_mean"])]
+        default_b = bool(with_b) and all(w["b_default"] for w in with_b)
         out.append({
             "n": n, "widths": widths, "fit": fit, "crossing_log10": crossing,
             "extrapolated": _outside(crossing, fit),
+            "local_fit": local, "local_crossing_log10": local_crossing,
+            "local_extrapolated": _outside(local_crossing, local),
             "premise_fit": premise_fit, "premise_crossing_log10": premise_crossing,
             "premise_extrapolated": _outside(premise_crossing, premise_fit),
             "premise_at_crossing_log10": _fit_at_log10(premise_fit, crossing),
+            "premise_at_crossing_extrapolated": _outside(crossing, premise_fit),
             "m_all_hold": all_hold[0] if all_hold else None, "default_b": default_b,
             "premise_floor_log10": default_b_premise_floor_log10(n) if default_b else _nan(),
-            "traces": any(w["measured"] for w in widths),
+            "traces": any(w["measured"] for w in widths), "unplaced": unplaced,
         })
     return out
+
+
+def _positive(v):
+    return _num(v) and v > 0
+
+
+def _first_positive(row, *keys):
+    """The first of ``keys`` whose value in ``row`` is a positive number, as int (None if none): a failed
+    point's row has n = m = −1 and only its grid values (``network.m``, ``data.n``) say where it belongs."""
+    for k in keys:
+        if _positive(row.get(k)):
+            return int(row[k])
+    return None
 
 
 def _outside(log10_x, fit):
@@ -478,23 +510,26 @@ def format_lemma_4_3_width_report(report):
                          f"({_count(w['premise_met'], w['premise_runs'])} runs meet it)")
         else:
             lines.append(f"  observed: at no width measured (up to m = {ws[-1]['m']}) does every run have ratio ≤ 1")
-        fit = r["fit"]
+        fit, pfit = r["fit"], r["premise_fit"]
         lines.append(f"  fit of log(median ratio) on log m: {_slope_text(fit)}")
-        if _num(r["crossing_log10"]):
-            where = ("EXTRAPOLATED beyond the widths fitted, not observed" if r["extrapolated"]
-                     else "within the widths fitted (interpolated)")
-            sense = "ratio ≤ 1 for larger m" if fit["slope"] < 0 else "the fitted ratio grows with m: ≤ 1 only below it"
-            lines.append(f"  the fitted ratio reaches 1 at m ≈ {_width_text(r['crossing_log10'])}: {where}; {sense}")
-        elif _num(fit["slope"]):
-            lines.append("  the fitted ratio is flat in m: it never reaches 1")
-        pfit = r["premise_fit"]
+        line = _crossing_line("ratio", "≤ 1", fit, r["crossing_log10"], r["extrapolated"])
+        if line:
+            lines.append(line)
+        local = r["local_fit"]
+        if fit["points"] > 2 and _num(local["slope"]):
+            lines.append(f"  local slope through the two largest widths (m = {local['x_min']:.0f}, {local['x_max']:.0f}): "
+                         f"{local['slope']:.3f}")
+            line = _crossing_line("ratio", "≤ 1", local, r["local_crossing_log10"], r["local_extrapolated"],
+                                  lead="at that slope the", span="those two widths")
+            if line:
+                lines.append(line)
         lines.append(f"  fit of log(median m/m_req) on log m: {_slope_text(pfit)}")
-        if _num(r["premise_crossing_log10"]):
-            where = "EXTRAPOLATED" if r["premise_extrapolated"] else "within the widths fitted (interpolated)"
-            lines.append(f"  the fitted m/m_req reaches 1 (the premise met) at m ≈ "
-                         f"{_width_text(r['premise_crossing_log10'])}: {where}")
+        line = _crossing_line("m/m_req", "≥ 1 (the premise met)", pfit, r["premise_crossing_log10"],
+                              r["premise_extrapolated"])
+        if line:
+            lines.append(line)
         if _num(r["premise_at_crossing_log10"]):
-            how = "extrapolated" if r["extrapolated"] or r["premise_extrapolated"] else "interpolated"
+            how = "extrapolated" if r["premise_at_crossing_extrapolated"] else "interpolated"
             lines.append(f"  at the ratio's fitted crossing the fitted premise m/m_req is "
                          f"{_premise_text(r['premise_at_crossing_log10'])} ({how}): the conclusion "
                          + ("would hold inside the premise" if r["premise_at_crossing_log10"] >= 0
@@ -503,10 +538,28 @@ def format_lemma_4_3_width_report(report):
             lines.append(f"  with the default b = √(0.48 ln m), Thm 2.13's λ ≤ e^(−b²/2) = m^(−0.24) gives "
                          f"m/m_req ≤ m^0.04/(36n⁴): the premise cannot hold below m = (36n⁴)^25 ≈ "
                          f"10^{r['premise_floor_log10']:.1f} (exact, not fitted)")
+    if report[0]["unplaced"]:
+        lines += ["", f"{report[0]['unplaced']} run(s) record neither n nor m (nor the grid keys data.n, network.m) "
+                      "and are not in the table"]
     if not any(r["traces"] for r in report):
-        lines += ["", "‖G_t − G_0‖_F is read from the point traces: `simulator validate DIR` and "
-                      "`simulator sweep --report-only DIR` print this report with them."]
+        lines += ["", "‖G_t − G_0‖_F is read from the point traces: simulator.engine.study.format_sweep_report(name, "
+                      "rows, DIR) prints this report with them (`simulator sweep`, `sweep --report-only DIR` and "
+                      "`validate DIR` call it for the report their summary names)."]
     return "\n".join(lines) + "\n"
+
+
+def _crossing_line(what, good, fit, log10_m, extrapolated, lead="the fitted", span="the widths fitted"):
+    """Where the fitted `what` reaches 1 and on which side it is `good` (≤ 1 for the ratio, ≥ 1 for the
+    premise), saying whether that is inside `span` (the widths the line was fitted on) or an
+    extrapolation; None without a fit."""
+    if not _num(fit["slope"]):
+        return None
+    if not _num(log10_m):
+        return f"  {lead} {what} reaches 1 at no width m ≥ 1"
+    where = f"EXTRAPOLATED outside {span}, not observed" if extrapolated else f"within {span} (interpolated)"
+    rising = fit["slope"] > 0
+    side = "above" if rising == good.startswith("≥") else "only below"
+    return f"  {lead} {what} reaches 1 at m ≈ {_width_text(log10_m)}: {where}; {what} {good} {side} it"
 
 
 def _premise_text(log10_x):
