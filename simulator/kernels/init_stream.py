@@ -23,7 +23,7 @@ order, so every result is bit-identical for any number of threads and any chunk 
 import math
 
 import numpy as np
-from numba import get_num_threads, get_thread_id, njit, prange
+from numba import njit, prange
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment (the golden ratio in 64 bits)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -194,16 +194,16 @@ CHUNK = 1 << 22
 
 
 @njit(parallel=True, cache=True)
-def _scan(key, lo, hi, XT, b, d, counts, partial, want_gram, scratch, ki, wi, fi):
+def _scan(key, lo, hi, XT, b, d, counts, partial, want_gram, ki, wi, fi):
     """Pass 1 over rows lo … hi−1: counts[r − lo] = #{i : <w_r, x_i> > b}; with want_gram, partial[s] = Σ w_r w_rᵀ
     over sub-block s (rows lo + s·SUB …)."""
     n = XT.shape[1]
     nsub = (hi - lo + SUB - 1) // SUB
     for s in prange(nsub):
         r0, r1 = lo + s * SUB, min(hi, lo + (s + 1) * SUB)
-        # the sub-block's rows in this thread's scratch (a fresh 1 MiB array per task would be a fresh mmap,
-        # page-faulted in every time)
-        Wb = scratch[get_thread_id()][:r1 - r0]
+        # the sub-block's rows (not a per-thread scratch: numba.get_thread_id() makes the cached kernel take
+        # 0.7 s to load, and after the first free glibc serves a block of this size from the heap)
+        Wb = np.empty((r1 - r0, d))
         u = np.empty(n)
         for r in range(r0, r1):
             w = Wb[r - r0]
@@ -303,13 +303,12 @@ def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False):
     counts = np.empty(min(chunk, m), dtype=np.int64)
     partial = np.empty(((min(chunk, m) + SUB - 1) // SUB, d, d) if want_gram else (1, 1, 1))
     G = np.zeros((d, d))
-    scratch = np.empty((get_num_threads(), SUB, d))  # one sub-block of rows per thread
     parts = []
     for lo in range(0, m, chunk):
         hi = min(m, lo + chunk)
         c = counts[:hi - lo]
         nsub = (hi - lo + SUB - 1) // SUB
-        _scan(key_w, lo, hi, XT, b, d, c, partial, want_gram, scratch, _KI, _WI, _FI)
+        _scan(key_w, lo, hi, XT, b, d, c, partial, want_gram, _KI, _WI, _FI)
         if want_gram:
             for s in range(nsub):  # in order: the total does not depend on the threads
                 G += partial[s]
