@@ -6,7 +6,10 @@
 
 Setting of seed 002: n = 16 points, d = 32, b = sqrt(0.48 ln m). Data X: standard normal rows
 normalised to unit norm, y ~ N(0, 1), from `streams(seed)["data"]` (the same X, y at every m);
-W0 and a from the "init" stream (`make_problem`); λ = λ_min of the exact shifted NTK
+W0 and a defined by counter from the "init" stream's keys (`make_problem`, docs/theory.md §11): each
+contender's init draws what it needs — the dense ones and the trees materialise W0, the active-set
+index streams it —, so init times include drawing W0 (before 2026-12-02 they did not: W0 was drawn
+before the clock started); λ = λ_min of the exact shifted NTK
 (`ntk_lambda(X, b)`), passed to every solver as `lam=`. All contenders at one m solve the
 same problem, all widths run in one process, one contender alive at a time.
 
