@@ -153,3 +153,16 @@ def test_the_streamed_solver_holds_nothing_of_size_m():
     assert not problem.held and s.W._row is None  # no W0, no neuron → row map of m entries
     k = s.index.K.shape[0]
     assert s.W.moved <= s.W.C.shape[0] and s.W._support[0].shape[0] >= k
+
+
+def test_of_trace_refuses_what_it_cannot_regenerate(tmp_path):
+    out = simulator.run("multilayer", overrides=["network.m=256", "data.n=4", "data.d=4", "stopping.max_iterations=1"],
+                        out=tmp_path / "ml.h5")
+    with simulator.Trace(out) as tr, pytest.raises(ValueError, match="a multilayer trace, not a two-layer one"):
+        two_layer.InitialWeights.of_trace(tr)
+    old = simulator.run("gd", overrides=SMALL, out=tmp_path / "gd.h5")
+    with h5py.File(old, "a") as f:  # a trace from before W0 was defined by counter has no generator attrs
+        for key in ("init_generator", "init_key_w", "init_key_a"):
+            del f["data"].attrs[key]
+    with simulator.Trace(old) as tr, pytest.raises(ValueError, match="older sequential generator"):
+        two_layer.InitialWeights.of_trace(tr)

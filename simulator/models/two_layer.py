@@ -84,6 +84,11 @@ class InitialWeights:
     def of_trace(cls, trace):
         """The W0 and a a two-layer trace ran with (a `simulator.Trace`): `.rows(ids)`, `.signs(ids)`. ValueError
         for a trace written by another generator, or before W0 was defined by counter."""
+        model = trace.attrs.get("model", KIND)
+        model = model.decode() if isinstance(model, bytes) else str(model)
+        if model != KIND:
+            raise ValueError(f"{trace.path}: a {model} trace, not a {KIND} one: its initial weights are not "
+                             f"defined by counter (its /data note says how they were drawn)")
         data = trace.data_attrs
         generator = data.get("init_generator")
         generator = generator.decode() if isinstance(generator, bytes) else generator
