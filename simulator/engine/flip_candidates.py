@@ -26,6 +26,12 @@ RTOL, ATOL = 1e-9, 1e-12
 NAME = "flip_candidates"
 
 
+def sorted_distinct(ids):
+    """The distinct ids, ascending (sort and drop repeats: numpy 2's hashing `unique` is ~10× slower here)."""
+    ids = np.sort(np.asarray(ids, dtype=np.int64))
+    return ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if ids.size else ids
+
+
 def count_candidates(margins, drift, rtol=RTOL, atol=ATOL):
     """Per row i of `margins` (n, k): the number of columns r with margins[i, r] ≤ drift[r]·(1 + rtol) + atol.
 
@@ -62,9 +68,8 @@ class FlipCandidates:
         if not self.enabled:
             return
         _, indices = solver.fire_sets()
-        ids = np.sort(np.asarray(indices, dtype=np.int64))  # sort and drop repeats: numpy's hashing unique is slower
-        self.cols = ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if ids.size else ids
-        self.n, self.m = p.X.shape[0], solver.problem.m if hasattr(p, "m") else p.W0.shape[0]
+        self.cols = sorted_distinct(indices)
+        self.n, self.m = p.X.shape[0], p.m if hasattr(p, "m") else p.W0.shape[0]
         # only the union's leaves ⟨w_r(0), x_i⟩ (n × |K_0|), never an n × m array: at m = 2^26 that is 8 GiB
         self.margins = np.abs((rows_of(self.cols) @ p.X.T).T - float(p.b))
 
