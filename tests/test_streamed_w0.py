@@ -166,3 +166,26 @@ def test_of_trace_refuses_what_it_cannot_regenerate(tmp_path):
             del f["data"].attrs[key]
     with simulator.Trace(old) as tr, pytest.raises(ValueError, match="older sequential generator"):
         two_layer.InitialWeights.of_trace(tr)
+
+
+@pytest.mark.parametrize("m, k", [(1, 0), (1, 1), (10, 0), (10, 10), (7, 1), (1000, 3), (1000, 990), (100003, 12345)])
+def test_drift_quantiles_count_the_unmoved_neurons_without_storing_them(m, k):
+    from simulator.engine.metrics import quantiles_with_zeros
+    from simulator.engine.trace import DRIFT_QUANTILES
+
+    rng = np.random.default_rng(m + k)
+    values = rng.random(k) + (rng.random(k) < 0.1)  # positive, some repeated scale
+    dense = np.zeros(m)
+    dense[rng.choice(m, size=k, replace=False)] = values
+    qs = DRIFT_QUANTILES + (0.0, 0.25, 0.75)
+    # the same linear interpolation as numpy over the m-vector, bit for bit
+    assert np.array_equal(quantiles_with_zeros(values, m, qs), np.quantile(dense, qs))
+
+
+def test_sorted_distinct_is_unique():
+    from simulator.engine.flip_candidates import sorted_distinct
+
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 5, 10000):
+        ids = rng.integers(0, max(1, size // 3), size=size)
+        assert np.array_equal(sorted_distinct(ids), np.unique(ids))
