@@ -53,6 +53,7 @@ written to --json if given) go to stdout.
 """
 
 import argparse
+import dataclasses
 import gc
 import json
 import math
@@ -116,6 +117,9 @@ def build_problem(log2m, n, d, seed):
 def run_contender(name, problem, lam, max_iter, target, min_steps=0, tag=""):
     """Init, then steps until loss <= target·loss0 (and at least min_steps) or max_iter."""
     solver_name, options = CONTENDERS[name]
+    # a fresh Problem on the same keys: each contender draws W0 itself (held or streamed) inside its own init,
+    # instead of the first one to hold it paying for the others
+    problem = dataclasses.replace(problem)
     solver = get_solver(solver_name)(problem, dict(options), lam=lam)
     out = {"name": name, "solver": solver_name, "options": options, "error": None, "steps": [],
            "wall_steps": [], "phases": [], "counters": [], "losses": [], "reached_at": None}

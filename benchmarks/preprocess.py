@@ -57,6 +57,7 @@ go to stdout.
 """
 
 import argparse
+import dataclasses
 import gc
 import json
 import math
@@ -156,6 +157,7 @@ def run_contender(name, problem, lam, args, tag=""):
            "probe": None}
     solver = None
     try:
+        problem = dataclasses.replace(problem)  # a fresh Problem: each contender draws W0 in its own init
         solver = get_solver(solver_name)(problem, dict(options), lam=lam)
         rec = solver.init()
         out["init"] = rec.seconds
