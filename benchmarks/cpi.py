@@ -3,6 +3,7 @@
     python benchmarks/cpi.py                              # m = 2^14 .. 2^22 (needs ~6 GiB, minutes)
     python benchmarks/cpi.py --log2m 14 16                # quicker
     python benchmarks/cpi.py --solvers sublinear-fast gauss-newton --json cpi.json
+    python benchmarks/cpi.py --figure docs/cpi.png            # and the log-log figure (needs matplotlib)
 
 Setting of seed 002: n = 16 points, d = 32, b = sqrt(0.48 ln m). Data X: standard normal rows
 normalised to unit norm, y ~ N(0, 1), from `streams(seed)["data"]` (the same X, y at every m);
@@ -208,6 +209,35 @@ def slope(xs, ys):
     return float(a)
 
 
+def draw_figure(path, ms, names, results, args, slopes, load_start, load_end):
+    """Median seconds per step against m, log-log, one line per contender (its fitted slope in the legend), with
+    m^0.76 (seed 002's claimed exponent) and m^1 guides through the reference's first point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    for name in names:
+        ys = [results[k][name]["median_step"] for k in args.log2m]
+        ax.loglog(ms, ys, marker="o", label=f"{name} (slope {slopes[name]['step']:.2f})")
+    ref = results[args.log2m[0]].get(REFERENCE)
+    if ref and len(ms) > 1:
+        y0, m0 = ref["median_step"], ms[0]
+        for e, style in ((0.76, ":"), (1.0, "--")):
+            ax.loglog(ms, [y0 * (m / m0) ** e for m in ms], "k" + style, lw=1, label=f"m^{e:g} guide")
+    ax.set_xlabel("width m (neurons)")
+    ax.set_ylabel("median seconds per iteration")
+    ax.set_title(f"Cost per iteration, n = {args.n}, d = {args.d}, b = √(0.48 ln m)\n"
+                 f"benchmarks/cpi.py, one process, load average {load_start[0]:.1f}–{load_end[0]:.1f}", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    log(f"figure written to {path}")
+
+
 def fmt_s(x):
     if x is None or not math.isfinite(x):
         return "—"
@@ -241,6 +271,9 @@ def main():
                         metavar="NAME", help=f"contenders (default all: {', '.join(CONTENDERS)})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the results (per-step figures included) to this file")
+    parser.add_argument("--figure", help="also draw median seconds per step against m (log-log, every contender "
+                                         "with its fitted slope, m^0.76 and m^1 guides) into this PNG/PDF "
+                                         "(needs matplotlib: pip install -e '.[plot]')")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS and Numba threads for every contender (0: leave the environment alone)")
     parser.add_argument("--no-retain", action="store_true",
@@ -400,6 +433,8 @@ def main():
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(payload, fh, indent=1, default=float)
+    if args.figure:
+        draw_figure(args.figure, ms, names, results, args, slopes, load_start, load_end)
     brief = {"log2m": args.log2m, "targets": checks,
              "median_step": {nm: [results[k][nm]["median_step"] for k in args.log2m] for nm in names},
              "init": {nm: [results[k][nm]["init"] for k in args.log2m] for nm in names},
