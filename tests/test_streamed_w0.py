@@ -189,3 +189,37 @@ def test_sorted_distinct_is_unique():
     for size in (0, 1, 5, 10000):
         ids = rng.integers(0, max(1, size // 3), size=size)
         assert np.array_equal(sorted_distinct(ids), np.unique(ids))
+
+
+def test_the_passes_over_w0_report_their_progress(monkeypatch):
+    import numpy as np
+
+    from simulator.engine import runner
+    from simulator.kernels import init_stream
+
+    X = np.eye(4)
+    seen = []
+    init_stream.active_init(1, 2, X, 1.0, 3 * init_stream.SUB + 5, 4, chunk=init_stream.SUB,
+                            progress=lambda done, total: seen.append((done, total)))
+    m = 3 * init_stream.SUB + 5
+    assert seen == [(init_stream.SUB * k, m) for k in (1, 2, 3)] + [(m, m)]  # after every chunk, to the end
+    # the runner's bar is wired to the problem's initial weights during the solver's init only
+    calls = []
+
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            calls.append(k)
+            self.n += k
+
+        def close(self):
+            calls.append("closed")
+
+    monkeypatch.setattr(runner, "_progress", lambda *a, **k: Bar())
+    problem = two_layer.make_problem(X, np.zeros(4), 2 * init_stream.SUB, 1.0,
+                                     __import__("simulator.streams", fromlist=["streams"]).streams(0))
+    with runner._init_progress(problem, "t", quiet=True):
+        assert problem.init.progress is not None
+        problem.init.dense()
+    assert problem.init.progress is None and calls[-1] == "closed" and sum(calls[:-1]) == 2 * init_stream.SUB

@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,10 +197,32 @@ def _compile_notice(quiet):
         print("compiling kernels (first run only; cached afterwards) ...", file=sys.stderr, flush=True)
 
 
-def _progress(total, name, quiet):
+def _progress(total, name, quiet, unit="it"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=name, unit="it", disable=quiet or not sys.stderr.isatty(), leave=False)
+    return tqdm(total=total, desc=name, unit=unit, disable=quiet or not sys.stderr.isatty(), leave=False,
+                unit_scale=unit != "it")
+
+
+@contextmanager
+def _init_progress(problem, name, quiet):
+    """A bar over the solver's passes over W0 (minutes at m = 2^30), for a model whose initial weights report
+    their progress (`problem.init.progress`, the two-layer model); nothing for the others."""
+    weights = getattr(problem, "init", None)
+    if weights is None or not hasattr(weights, "progress"):
+        yield
+        return
+    bar = _progress(problem.m, f"{name}: init, W0", quiet, unit="neuron")
+
+    def tell(done, total):
+        bar.update(done - bar.n if done >= bar.n else done)  # a second pass starts the count again
+
+    weights.progress = tell
+    try:
+        yield
+    finally:
+        weights.progress = None
+        bar.close()
 
 
 def run_scenario(scenario, out=None, overwrite=False, quiet=True):
@@ -223,7 +246,8 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
             writer.describe("phase_seconds", phases=list(solver.phases))
             if "phase_flops" in solver.counters:
                 writer.describe("phase_flops", phases=list(solver.phases))
-            rec = solver.init()
+            with _init_progress(problem, scenario.name, quiet):
+                rec = solver.init()
             init_seconds = rec.seconds
             sketch_note = sketch_warning(solver.info.get("sketch_rows"), problem.m,
                                          problem.weight_entries // problem.m)

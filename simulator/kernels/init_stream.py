@@ -290,12 +290,13 @@ def _gather(key, key_a, lo, XT, b, d, pos, kptr, ki, wi, fi):
     return K, kpts, LK, WK, aK
 
 
-def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False):
+def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False, progress=None):
     """The streamed Init: (K, kptr, kpts, LK, WK, aK, G) for the neurons of K_0 = ∪_i S_i(0), ascending —
     their fire sets (neuron-major CSR), leaves <w_r(0), x_i>, rows of W0 and signs a_r — and, with
     gram=True, G = W0ᵀW0 (d, d) in the same pass (else None).
 
-    The (m, d) weights and (m, n) leaves never exist: memory is O(|K_0|·(n + d)) plus O(chunk) scratch."""
+    The (m, d) weights and (m, n) leaves never exist: memory is O(|K_0|·(n + d)) plus O(chunk) scratch.
+    progress: None or a callable(done, m) called after every chunk (minutes at m = 2^30)."""
     want_gram = bool(gram)
     XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
     key_w, key_a = np.uint64(key_w), np.uint64(key_a)
@@ -315,6 +316,8 @@ def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False):
         if XT.shape[1]:
             pos, kptr = _offsets(c)
             parts.append((kptr,) + _gather(key_w, key_a, lo, XT, b, d, pos, kptr, _KI, _WI, _FI))
+        if progress is not None:
+            progress(hi, m)
     G = G if want_gram else None
     n = XT.shape[1]
     if not parts:
@@ -346,11 +349,14 @@ def w0_block(key_w, lo, hi, d):
     return row_block(np.uint64(key_w), int(lo), int(hi), int(d), _KI, _WI, _FI)
 
 
-def w0_dense(key_w, m, d, block=CHUNK):
-    """All of W0 (m, d), materialised block by block (what a solver that holds W0 uses)."""
+def w0_dense(key_w, m, d, block=CHUNK, progress=None):
+    """All of W0 (m, d), materialised block by block (what a solver that holds W0 uses); progress as in
+    `active_init`."""
     out = np.empty((m, d))
     for lo in range(0, m, block):
         out[lo:lo + block] = w0_block(key_w, lo, min(m, lo + block), d)
+        if progress is not None:
+            progress(min(m, lo + block), m)
     return out
 
 
@@ -359,9 +365,9 @@ def a_signs(key_a, ids):
     return signs(np.uint64(key_a), np.ascontiguousarray(ids, dtype=np.int64))
 
 
-def w0_gram(key_w, m, d, chunk=CHUNK):
+def w0_gram(key_w, m, d, chunk=CHUNK, progress=None):
     """W0ᵀW0 (d, d) in one streamed pass (the same sums as `active_init(..., gram=True)`)."""
-    return active_init(key_w, 0, np.empty((0, d)), 0.0, m, d, chunk=chunk, gram=True)[-1]
+    return active_init(key_w, 0, np.empty((0, d)), 0.0, m, d, chunk=chunk, gram=True, progress=progress)[-1]
 
 
 def stream_normals(key, start, count):

@@ -45,6 +45,7 @@ class InitialWeights:
         # sum W0ᵀW0 (for ‖W0‖₂, Lemma 4.2) inside a streamed Init's pass instead of a second pass over W0:
         # the engine asks for it (it records ‖W0‖₂); the Init then also pays d² per neuron
         self.gram_at_init = False
+        self.progress = None  # None or callable(done, m), told after every block of a pass over W0 (the engine's bar)
 
     def rows(self, ids):
         """Rows ids of W0 (len(ids), d)."""
@@ -56,7 +57,7 @@ class InitialWeights:
 
     def dense(self):
         """All of W0 (m, d): 8·m·d bytes."""
-        return _init.w0_dense(self.key_w, self.m, self.d)
+        return _init.w0_dense(self.key_w, self.m, self.d, progress=self.progress)
 
     def all_signs(self):
         return self.signs(np.arange(self.m, dtype=np.int64))
@@ -65,7 +66,7 @@ class InitialWeights:
         """The streamed Init: (K_0, kptr, kpts, leaves, rows of W0, signs) of the neurons firing at t = 0 (and
         W0ᵀW0 kept for `gram()` when `gram_at_init`)."""
         want = self.gram_at_init and self._gram is None
-        *out, G = _init.active_init(self.key_w, self.key_a, X, b, self.m, self.d, gram=want)
+        *out, G = _init.active_init(self.key_w, self.key_a, X, b, self.m, self.d, gram=want, progress=self.progress)
         if want:
             self._gram = G
         return tuple(out)
@@ -73,7 +74,7 @@ class InitialWeights:
     def gram(self):
         """W0ᵀW0 (d, d), one streamed pass (the same sums whether or not W0 is held), cached."""
         if self._gram is None:
-            self._gram = _init.w0_gram(self.key_w, self.m, self.d)
+            self._gram = _init.w0_gram(self.key_w, self.m, self.d, progress=self.progress)
         return self._gram
 
     def attrs(self):
