@@ -354,3 +354,26 @@ def test_active_init_agrees_with_active_from_weights(m, d, n, b):
     assert np.array_equal(gK, K) and np.array_equal(gkptr, kptr) and np.array_equal(gkpts, kpts)
     np.testing.assert_allclose(gLK, LK, rtol=0, atol=1e-13)  # BLAS vs in-order dot, as above
     assert np.array_equal(gWK, W0[K])
+
+
+@pytest.mark.parametrize("m, n, d", [(3 * ist.SUB + 123, 64, 64), (2 * ist.SUB + 1, 300, 40)])
+def test_active_init_on_the_blas_path_is_the_brute_force(m, n, d):
+    """n·d ≥ BLAS_LEAVES: the leaves come from one BLAS product per block of rows. The same K_0, fire sets, rows and
+    signs as brute force; leaves to round-off (a BLAS product's last bits depend on its block of rows, which is
+    fixed by n and d, so within a problem every run agrees); W0ᵀW0 bit-equal to the loop path's `w0_gram`."""
+    assert n * d >= ist.BLAS_LEAVES
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    b = 2.2
+    W0 = ist.w0_dense(5, m, d)
+    a = ist.a_signs(6, np.arange(m))
+    assert np.min(np.abs(W0 @ X.T - b)) > 1e-12  # no leaf within round-off of b: the fire sets are well posed
+    want = naive_active_init(W0, a, X, b)
+    runs = [ist.active_init(5, 6, X, b, m, d, chunk=c, gram=True) for c in (ist.SUB, 3 * ist.SUB, ist.CHUNK)]
+    for got in runs:
+        for name, x, y in zip(("K", "kptr", "kpts"), got[:3], want[:3]):
+            assert np.array_equal(x, y), name
+        assert np.max(np.abs(got[3] - want[3])) <= 1e-13  # |leaf| ≤ ‖w‖ ≈ √d, summed in a different order
+        assert np.array_equal(got[4], want[4]) and np.array_equal(got[5], want[5])
+        assert np.array_equal(got[6], ist.w0_gram(5, m, d))
