@@ -102,17 +102,6 @@ def test_active_set_index(m, n):
         assert np.all(rows[left] <= b)
 
 
-@pytest.mark.parametrize("m,n,block", [(1, 2, 4), (7, 3, 2), (3000, 6, 256), (3000, 6, 4096)])
-def test_active_from_weights_is_active_from_leaves_blockwise(m, n, block):
-    rng = np.random.default_rng(m + block)
-    W0, X = rng.standard_normal((m, 4)), rng.standard_normal((n, 4))
-    LT = W0 @ X.T
-    K, kptr, kpts, LK = act.active_from_weights(W0, X, 0.5, block=block)
-    for x, y in zip((K, kptr, kpts), act.active_from_leaves(LT, 0.5)):
-        assert np.array_equal(x, y)
-    assert np.allclose(LK, LT[K], rtol=0, atol=1e-14)
-
-
 def test_fused_active_step_equals_the_composed_kernels():
     rng = np.random.default_rng(7)
     m, n, b = 2000, 6, 0.7

@@ -15,9 +15,8 @@ from numba import njit
 def active_from_leaves(LT, b):
     """Neurons that fire on some point, ascending, with their points: (K, kptr, kpts). O(mn).
 
-    The start of the active-set index (indexes/active.py). Two sequential
-    passes (count, then fill) so that nothing of size m is allocated beyond the result;
-    `active_from_weights` applies it block by block, so the (m, n) leaves never exist whole.
+    Two sequential passes (count, then fill), so that nothing of size m is allocated beyond the
+    result. (The index's Init is the streamed `init_stream.active_init`, which never forms the leaves.)
     """
     m, n = LT.shape
     k = 0
@@ -45,41 +44,6 @@ def active_from_leaves(LT, b):
             k += 1
             kptr[k] = nnz
     return K, kptr, kpts
-
-
-#: neurons per block of `active_from_weights`: a (block, n) float64 buffer stays in cache (2 MiB at n = 16)
-ACTIVE_BLOCK = 1 << 14
-
-
-def active_from_weights(W0, X, b, block=ACTIVE_BLOCK):
-    """(K, kptr, kpts, LK) of the active-set index at t = 0, from the weights: u_{r,i} = <w_r, x_i>.
-
-    The same result as `active_from_leaves(W0 @ X.T, b)` plus the active neurons' leaves, but the
-    (m, n) leaves are computed one block of neurons at a time into one reused buffer, so Init
-    reads W0 once and writes only the active part: no O(mn) array is ever allocated (512 MiB at
-    m = 2^22, n = 16, whose first-touch page faults cost more than the GEMM itself).
-    """
-    m = W0.shape[0]
-    n = X.shape[0]
-    XT = np.ascontiguousarray(X.T)
-    buf = np.empty((min(block, m), n))
-    parts = []
-    for start in range(0, m, block):
-        Wb = W0[start:start + block]
-        U = buf[:Wb.shape[0]]
-        np.matmul(Wb, XT, out=U)
-        Kb, kptrb, kptsb = active_from_leaves(U, b)
-        parts.append((Kb + start, kptrb, kptsb, U[Kb]))
-    K = np.concatenate([q[0] for q in parts])
-    kpts = np.concatenate([q[2] for q in parts])
-    kptr = np.zeros(K.shape[0] + 1, dtype=np.int64)
-    k = nnz = 0
-    for Kb, kptrb, kptsb, _ in parts:
-        kptr[k + 1:k + 1 + Kb.shape[0]] = kptrb[1:] + nnz
-        k += Kb.shape[0]
-        nnz += kptsb.shape[0]
-    LK = np.concatenate([q[3] for q in parts])
-    return K, kptr, kpts, LK
 
 
 @njit(cache=True)

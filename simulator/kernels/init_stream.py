@@ -323,16 +323,24 @@ def _active_init_blas(key_w, key_a, XT, b, m, d, chunk, want_gram, progress):
         fires = U > b
         counts = np.count_nonzero(fires, axis=1)
         act = np.flatnonzero(counts)
-        parts.append((lo + act, counts[act], np.nonzero(fires[act])[1], U[act], Wc[act]))
+        Kb = (lo + act).astype(np.int64)
+        parts.append((Kb, counts[act], np.nonzero(fires[act])[1], U[act], Wc[act], a_signs(key_a, Kb)))
         if progress is not None:
             progress(hi, m)
-    K = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    return _join(parts, XT.shape[1], d) + (G if want_gram else None,)
+
+
+def _join(parts, n, d):
+    """One active set from per-block pieces (K, fire counts, kpts, LK, WK, aK), blocks in neuron order:
+    (K, kptr, kpts, LK, WK, aK)."""
+    if not parts:
+        e = np.empty(0, dtype=np.int64)
+        return e, np.zeros(1, dtype=np.int64), e, np.empty((0, n)), np.empty((0, d)), np.empty(0)
+    K, counts, kpts, LK, WK, aK = (np.concatenate([p[j] for p in parts]) if len(parts) > 1 else parts[0][j]
+                                   for j in range(6))
     kptr = np.zeros(K.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.concatenate([p[1] for p in parts]), out=kptr[1:])
-    kpts = np.concatenate([p[2] for p in parts]).astype(np.int64)
-    LK = np.concatenate([p[3] for p in parts])
-    WK = np.concatenate([p[4] for p in parts])
-    return K, kptr, kpts, LK, WK, a_signs(key_a, K), (G if want_gram else None)
+    np.cumsum(counts, out=kptr[1:])
+    return K, kptr, kpts.astype(np.int64, copy=False), LK, WK, aK
 
 
 def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False, progress=None):
@@ -362,27 +370,11 @@ def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False, progress=None
                 G += partial[s]
         if XT.shape[1]:
             pos, kptr = _offsets(c)
-            parts.append((kptr,) + _gather(key_w, key_a, lo, XT, b, d, pos, kptr, _KI, _WI, _FI))
+            Kb, kpts, LK, WK, aK = _gather(key_w, key_a, lo, XT, b, d, pos, kptr, _KI, _WI, _FI)
+            parts.append((Kb, np.diff(kptr), kpts, LK, WK, aK))
         if progress is not None:
             progress(hi, m)
-    G = G if want_gram else None
-    n = XT.shape[1]
-    if not parts:
-        e = np.empty(0, dtype=np.int64)
-        return e, np.zeros(1, dtype=np.int64), e, np.empty((0, n)), np.empty((0, d)), np.empty(0), G
-    K = np.concatenate([p[1] for p in parts])
-    kpts = np.concatenate([p[2] for p in parts])
-    kptr = np.zeros(K.shape[0] + 1, dtype=np.int64)
-    k = nnz = 0
-    for p in parts:
-        kb = p[1].shape[0]
-        kptr[k + 1:k + 1 + kb] = p[0][1:] + nnz
-        k += kb
-        nnz += p[2].shape[0]
-    LK = np.concatenate([p[3] for p in parts]) if len(parts) > 1 else parts[0][3]
-    WK = np.concatenate([p[4] for p in parts]) if len(parts) > 1 else parts[0][4]
-    aK = np.concatenate([p[5] for p in parts])
-    return K, kptr, kpts, LK, WK, aK, G
+    return _join(parts, XT.shape[1], d) + (G if want_gram else None,)
 
 
 # -- the public wrappers (keys as Python ints) ---------------------------------------------------
