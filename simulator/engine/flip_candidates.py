@@ -59,7 +59,8 @@ class FlipCandidates:
     union never moves under a step W − J_tᵀg. Should one move all the same (a solver that breaks that premise),
     the row is recorded as −1 (not computed) rather than undercounted."""
 
-    def __init__(self, solver):
+    def __init__(self, solver, fire_sets=None):
+        """fire_sets: the solver's fire sets at t = 0 (CSR) if the caller has them already (the metrics do)."""
         p = solver.problem
         rows_of = getattr(p, "w0_rows", None)  # the two-layer model's rows of W0, held or regenerated
         if rows_of is None and hasattr(p, "W0"):
@@ -67,7 +68,7 @@ class FlipCandidates:
         self.enabled = rows_of is not None and hasattr(p, "X")
         if not self.enabled:
             return
-        _, indices = solver.fire_sets()
+        _, indices = fire_sets if fire_sets is not None else solver.fire_sets()
         self.cols = sorted_distinct(indices)
         self.n, self.m = p.X.shape[0], p.m if hasattr(p, "m") else p.W0.shape[0]
         # only the union's leaves ⟨w_r(0), x_i⟩ (n × |K_0|), never an n × m array: at m = 2^26 that is 8 GiB

@@ -55,8 +55,8 @@ class Metrics:
         self.solver = solver
         self.config = config  # MetricsConfig
         self.fire0 = solver.fire_sets()
-        self.flip_candidates = FlipCandidates(solver) if config.flips else None
-        self.G0 = solver.gram() if config.gram else None
+        self.flip_candidates = FlipCandidates(solver, self.fire0) if config.flips else None
+        self.G0 = solver.gram(self.fire0) if config.gram else None
 
     def state(self, t, full):
         """Metrics of the current state; `full` adds the cadenced ones."""
