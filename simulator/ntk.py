@@ -1,12 +1,12 @@
 """The exact shifted NTK and λ (seed 002, Def. 2.10, Remark 2.8), and the choice of the shift b.
 
-Everything here is closed form, plain NumPy/SciPy, no Monte Carlo.
+Everything here is closed form, plain NumPy, no Monte Carlo.
 
 The shifted NTK (Def. 2.10) for unit-norm data is
     H^cts_ij = <x_i, x_j> · P(Z1 >= b, Z2 >= b),   corr(Z1, Z2) = <x_i, x_j>,
 because (<w, x_i>, <w, x_j>) with w ~ N(0, I_d) is a standard bivariate normal
 with that correlation. The orthant probability is evaluated through Owen's T
-function (`scipy.special.owens_t`). λ := λ_min(H^cts) (Remark 2.8).
+function (`simulator.kernels.gauss.owens_t`). λ := λ_min(H^cts) (Remark 2.8).
 
 b is √(0.48 ln m) by default (Cor. A.11) or √(0.5 (1 − ᾱ) ln m) (Thm G.2, ᾱ ∈ [0, 1]: ᾱ = 0 is
 allowed and gives √(0.5 ln m), see `_alpha_bar`);
@@ -20,7 +20,7 @@ natural logarithm everywhere (docs/theory.md).
 import math
 
 import numpy as np
-from scipy.special import ndtr, owens_t  # not scipy.stats: its import alone is ~0.8 s
+from simulator.kernels.gauss import ndtr, owens_t  # not SciPy's: importing scipy.special alone is ~0.35 s
 
 from simulator.data import separability  # noqa: F401  (re-export: δ of Def. 2.11)
 
@@ -35,7 +35,7 @@ _RHO_TOL = 1e-9
 
 
 def _sf(x):
-    """The standard normal upper tail Q(x) = P(Z > x): ndtr(−x), what scipy.stats.norm.sf computes."""
+    """The standard normal upper tail Q(x) = P(Z > x) = Φ(−x)."""
     return ndtr(-np.asarray(x, dtype=np.float64))
 
 
@@ -95,7 +95,7 @@ def orthant_probability(rho, b):
     Limits: ρ = 1 gives Q(b); ρ = −1 gives P(b <= Z <= −b) = Q(b) − Q(|b|)
     (0 for b >= 0). b = 0 reduces to Sheppard's 1/4 + arcsin(ρ)/(2π).
     Accuracy: absolute error below ~2e-13·Q(b) (checked against 40-digit quadrature
-    for b in [0, 8]; scipy's owens_t is accurate in the absolute sense), which is what
+    for b in [0, 8]), which is what
     the NTK entries and λ need. Values far below Q(b)² (ρ < 0 with b >~ 3) are
     not accurate relative to themselves.
     Returns a float for scalar inputs, otherwise an array of the broadcast shape.

@@ -567,3 +567,13 @@ def naive_active_init(W0, a, X, b):
         kptr[q + 1] = kptr[q] + len(pts)
     kpts = np.concatenate(per) if per else np.empty(0, dtype=np.int64)
     return K, kptr, kpts, U[K].reshape(len(K), U.shape[1]), np.asarray(W0)[K], np.asarray(a)[K]
+
+
+def naive_owens_t(h, a):
+    """Owen's T(h, a) = (1/2π) ∫_0^a exp(−h²(1 + t²)/2) / (1 + t²) dt by adaptive quadrature (SciPy's quad),
+    straight from the definition."""
+    from scipy.integrate import quad
+
+    val, _ = quad(lambda t: math.exp(-0.5 * h * h * (1.0 + t * t)) / (1.0 + t * t), 0.0, a,
+                  epsabs=0.0, epsrel=2e-14, limit=200)
+    return val / (2.0 * math.pi)

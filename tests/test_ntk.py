@@ -27,7 +27,9 @@ def unit_rows(rng, n, d):
 def test_orthant_special_correlations(b):
     q = norm.sf(b)
     assert ntk.orthant_probability(0.0, b) == pytest.approx(q * q, rel=1e-12)
-    assert ntk.orthant_probability(1.0, b) == q
+    # ρ = 1 is exactly the module's own Q(b); it and SciPy's are each within ~1e-15 of the 30-digit value here
+    assert ntk.orthant_probability(1.0, b) == ntk._sf(b)
+    assert ntk._sf(b) == pytest.approx(q, rel=2e-15)
     # ρ = −1: Z2 = −Z1, and {Z >= b, −Z >= b} is empty for b > 0 (a null set at b = 0).
     assert ntk.orthant_probability(-1.0, b) == 0.0
 
@@ -154,7 +156,8 @@ def test_diagonal_is_Q(b):
     rng = np.random.default_rng(3)
     X = unit_rows(rng, 9, 6)
     H = ntk.shifted_ntk(X, b)
-    np.testing.assert_array_equal(np.diag(H), np.full(9, norm.sf(b)))
+    np.testing.assert_array_equal(np.diag(H), np.full(9, ntk._sf(b)))
+    np.testing.assert_allclose(np.diag(H), norm.sf(b), rtol=2e-15, atol=0)  # as in test_orthant_special_correlations
 
 
 @pytest.mark.parametrize("seed", range(4))

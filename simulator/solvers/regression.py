@@ -9,7 +9,6 @@ so Jᵀ R is nearly orthonormal and Rᵀ G R ≈ I (seed 002 Lemmas E.1-E.2, A.6
 import math
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 from simulator.kernels import sketch as _sk
 from simulator.solvers.base import NumericalError
@@ -58,6 +57,8 @@ def preconditioner(B):
     if diag.size and not (diag.min() > 1e-12 * max(diag.max(), 1e-300)):
         raise NumericalError("the sketch S·J_tᵀ is rank-deficient: G_t is singular "
                              "(a point with an empty fire set?) or the sketch too small")
+    from scipy.linalg import solve_triangular  # here: importing scipy.linalg costs ~0.3 s of every run
+
     return solve_triangular(R_B, np.eye(R_B.shape[0]))
 
 
