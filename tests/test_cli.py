@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -282,3 +283,26 @@ def test_killed_run_leaves_a_readable_trace(tmp_path, sig, status, code):
         if sig == signal.SIGTERM:
             assert "SIGTERM" in tr.attrs["error"]
     assert proc.returncode == code
+
+
+def test_entry_point_exit_codes_and_flushed_output(tmp_path):
+    # main() ends with os._exit (skipping the interpreter's teardown): the exit code and everything printed
+    # to a pipe (block-buffered) must still come through
+    env = {**os.environ, "PYTHONUNBUFFERED": ""}
+    out = tmp_path / "t.h5"
+    ok = subprocess.run([sys.executable, "-m", "simulator", "run", "quickstart", "--set", "network.m=256",
+                         "--set", "stopping.max_iterations=2", "--out", str(out)],
+                        capture_output=True, text=True, env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines()[-1] == f"trace      {out}"
+    with h5py.File(out, "r") as f:
+        assert f.attrs["status"] == "completed"
+    bad = subprocess.run([sys.executable, "-m", "simulator", "run", "quickstart", "--set", "network.m=-3"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and "network.m" in bad.stderr
+    usage = subprocess.run([sys.executable, "-m", "simulator", "no-such-command"], capture_output=True, text=True,
+                           env=env, timeout=300)
+    assert usage.returncode == 2 and "No such command" in usage.stderr
+    helped = subprocess.run([sys.executable, "-m", "simulator", "--help"], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert helped.returncode == 0 and "run" in helped.stdout
