@@ -14,6 +14,8 @@ from simulator import checks
 from simulator.kernels import fireset as _fs
 from simulator.kernels import tree as _tree
 
+_IDENTITY = np.empty(0, dtype=np.int64)  # `order` for the kernels: slot = neuron
+
 
 def _matrix(name, A, cols=None):
     return checks.matrix(name, A, cols)
@@ -21,6 +23,17 @@ def _matrix(name, A, cols=None):
 
 def _neuron_ids(name, idx, m):
     return checks.ids(name, idx, m, "neuron")
+
+
+def _permutation(name, order, m):
+    order = np.asarray(order)
+    ok = order.shape == (m,) and order.dtype.kind in "iu"
+    if ok:
+        order = order.astype(np.int64)
+        ok = order.min() >= 0 and order.max() < m and np.all(np.bincount(order, minlength=m) == 1)
+    if not ok:
+        raise ValueError(f"{name}: must be a permutation of the {m} neuron ids 0 … {m - 1}")
+    return order
 
 
 def _threshold(name, tau):
@@ -39,20 +52,25 @@ class ThresholdTree:
     >>> t.update_many(idx, Z)            # batched Update, shared ancestors refreshed once
     >>> t.set_leaves(idx, U_rows)        # new inner products for neurons idx, no d work
     >>> t.nodes_touched                  # running count of tree nodes touched
+
+    Neuron ids in and out are always the caller's. `from_leaves(U, order=...)` chooses which neuron sits in
+    which leaf slot (kernels/tree.py): training puts the neurons that fire at t = 0 first, so that every
+    leaf it ever changes, and every hit at b, lies in one contiguous run of each tree.
     """
 
-    def __init__(self, W, X):
+    def __init__(self, W, X, order=None):
         X = _matrix("X", X)
         W = _matrix("W", W, cols=X.shape[1])
         self._X = X
         self._W = W.copy()
-        self._init_from_leaves(X @ W.T)
+        self._init_from_leaves(X @ W.T, order)
 
     @classmethod
-    def from_leaves(cls, U, X=None):
+    def from_leaves(cls, U, X=None, order=None):
         """Trees over a given leaf matrix U (n, m), U[i, r] = u_{r,i}; no weights kept.
 
         With the points X (n, d), `update`/`update_many` work too (they need only X).
+        order: None (slot r holds neuron r) or a permutation of 0 … m−1, order[s] = the neuron in slot s.
         """
         self = cls.__new__(cls)
         U = _matrix("U", U)
@@ -60,17 +78,39 @@ class ThresholdTree:
         if self._X is not None and self._X.shape[0] != U.shape[0]:
             raise ValueError(f"X: expected {U.shape[0]} rows (one per point of U), got {self._X.shape[0]}")
         self._W = None
-        self._init_from_leaves(U)
+        self._init_from_leaves(U, order)
         return self
 
-    def _init_from_leaves(self, U):
+    def _init_from_leaves(self, U, order):
         self.n, self.m = U.shape
         if self.m < 1 or self.n < 1:
             raise ValueError(f"need at least one neuron and one point, got m={self.m}, n={self.n}")
+        self._order = self._slot = None
+        if order is not None:
+            self._order = _permutation("order", order, self.m)
+            self._slot = np.empty(self.m, dtype=np.int64)
+            self._slot[self._order] = np.arange(self.m, dtype=np.int64)
         self.M = _tree.padded_size(self.m)
         self._nodes = np.empty((self.n, 2 * self.M), dtype=np.float64)
-        self.nodes_touched = int(_tree.build_trees(U, self.M, self._nodes))
+        self.nodes_touched = int(_tree.build_trees(U, self.M, self._nodes, self._order_arg()))
         self._scratch = np.empty(self.m, dtype=np.int64)
+
+    def _order_arg(self):
+        return _IDENTITY if self._order is None else self._order
+
+    def _neurons(self, slots):
+        """Neuron ids, ascending, of the given ascending slots."""
+        return slots.copy() if self._order is None else np.sort(self._order[slots])
+
+    def slots(self, idx):
+        """The leaf slots of neurons idx (idx itself when slots are neuron ids)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return idx if self._slot is None else self._slot[idx]
+
+    @property
+    def order(self):
+        """order[s] = the neuron in leaf slot s (a copy; 0 … m−1 when no order was given)."""
+        return np.arange(self.m, dtype=np.int64) if self._order is None else self._order.copy()
 
     def _point(self, i):
         if not (isinstance(i, (int, np.integer)) and 0 <= i < self.n):
@@ -83,11 +123,12 @@ class ThresholdTree:
         i = self._point(i)
         K, touched = _tree.query(self._nodes, self.M, i, _threshold("tau", tau), self._scratch)
         self.nodes_touched += int(touched)
-        return self._scratch[:K].copy()
+        return self._neurons(self._scratch[:K])
 
     def query_all(self, tau):
         """Every tree at tau: fire sets as CSR arrays (indptr (n+1,), indices)."""
-        indptr, indices, touched = _tree.query_all(self._nodes, self.M, self.m, _threshold("tau", tau))
+        indptr, indices, touched = _tree.query_all(self._nodes, self.M, self.m, _threshold("tau", tau),
+                                                   self._order_arg())
         self.nodes_touched += int(touched)
         return indptr, indices
 
@@ -105,7 +146,7 @@ class ThresholdTree:
         K, touched = _tree.band(self._nodes, self.M, i, _threshold("lo", lo), _threshold("hi", hi),
                                 self._scratch, True)
         self.nodes_touched += int(touched)
-        return self._scratch[:K].copy()
+        return self._neurons(self._scratch[:K])
 
     # -- Update ----------------------------------------------------------------
     def _need_points(self):
@@ -129,7 +170,8 @@ class ThresholdTree:
         if self._W is not None:
             self._W[j] = z[0]
         u = self._X @ z[0]
-        self.nodes_touched += int(_tree.update_leaf(self._nodes, self.M, int(j), u))
+        slot = int(j) if self._slot is None else int(self._slot[j])
+        self.nodes_touched += int(_tree.update_leaf(self._nodes, self.M, slot, u))
 
     def update_many(self, idx, Z):
         """Batched Update: w_idx[q] <- Z[q] for every q. Needs only the points X."""
@@ -140,8 +182,7 @@ class ThresholdTree:
             raise ValueError(f"Z: expected {idx.size} rows (one per neuron in idx), got {Z.shape[0]}")
         if self._W is not None:
             self._W[idx] = Z
-        order = np.argsort(idx, kind="stable")
-        self._set(idx[order], (Z @ self._X.T)[order])
+        self._set(idx, Z @ self._X.T)
 
     def set_leaves(self, idx, U_rows, trusted=False):
         """Neurons idx get leaf values U_rows (len(idx), n) in every tree; no d work.
@@ -156,26 +197,44 @@ class ThresholdTree:
             U_rows = _matrix("U_rows", U_rows, cols=self.n)
             if U_rows.shape[0] != idx.size:
                 raise ValueError(f"U_rows: expected {idx.size} rows (one per neuron in idx), got {U_rows.shape[0]}")
-            order = np.argsort(idx, kind="stable")
-            idx, U_rows = idx[order], U_rows[order]
         self._W = None
         self._set(idx, U_rows)
 
-    def _set(self, idx, U_rows):
-        """idx ascending and distinct."""
-        self.nodes_touched += int(_tree.update_leaves(self._nodes, self.M, idx, np.ascontiguousarray(U_rows)))
+    def set_leaves_by_point(self, idx, UT):
+        """`set_leaves` with the values point-major, UT (n, len(idx)) (what the batched Update reads); unchecked:
+        idx distinct in-range int64 ids, UT finite float64 (a solver's K)."""
+        self._W = None
+        self._set(idx, UT, by_point=True)
+
+    def _set(self, idx, U, by_point=False):
+        """Neurons idx (distinct) get leaves U (len(idx), n), or (n, len(idx)) by_point: the batched Update
+        over their slots, ascending."""
+        slots = self.slots(idx)
+        UT = U if by_point else U.T
+        if slots.size > 1 and np.any(slots[1:] < slots[:-1]):  # ascending neurons of K_0 are ascending slots
+            at = np.argsort(slots, kind="stable")
+            slots, UT = slots[at], UT[:, at]
+        UT = np.ascontiguousarray(UT)
+        kernel = _tree.update_leaves_parallel if UT.size >= _tree.PARALLEL_UPDATE else _tree.update_leaves
+        self.nodes_touched += int(kernel(self._nodes, self.M, slots, UT))
 
     # -- Views -----------------------------------------------------------------
     @property
     def leaves(self):
-        """Read-only view of the leaf matrix U (n, m), U[i, r] = u_{r,i}."""
+        """The leaf matrix U (n, m), U[i, r] = u_{r,i}: a read-only view, or a copy when slots are permuted."""
+        view = self.leaves_by_slot
+        return view if self._slot is None else view[:, self._slot]
+
+    @property
+    def leaves_by_slot(self):
+        """Read-only view of the leaves in slot order (n, m): [i, s] = u_{order[s], i}."""
         view = self._nodes[:, self.M:self.M + self.m]
         view.flags.writeable = False
         return view
 
     @property
     def nodes(self):
-        """Read-only view of the flat node array (n, 2M) (node k: children 2k, 2k+1)."""
+        """Read-only view of the flat node array (n, 2M) (node k: children 2k, 2k+1; leaf slot s: node M + s)."""
         view = self._nodes.view()
         view.flags.writeable = False
         return view

@@ -140,7 +140,8 @@ def test_tree_node_counts_equal_nodes_touched(leaf_update):
     for _ in range(3):
         U = s.leaves()
         F = U > p.b
-        fresh = ThresholdTree.from_leaves(U)  # an independent tree over the same leaves, queried at b
+        # an independent tree over the same leaves, in the index's leaf order (K_0 first), queried at b
+        fresh = ThresholdTree.from_leaves(U, order=s.index.tree.order)
         before = fresh.nodes_touched
         fresh.query_all(p.b)
         query_nodes = fresh.nodes_touched - before

@@ -86,13 +86,22 @@ def test_query_all_grows_its_buffer():
     assert indptr[-1] == 40000 and np.array_equal(indices[:5000], np.arange(5000))
 
 
+def heap_ok(t):
+    """naive_heap_ok over the slot-ordered leaves, and the neuron-ordered view agrees with the slots."""
+    naive_heap_ok(t.nodes, t.M, np.asarray(t.leaves_by_slot))
+    assert np.array_equal(t.leaves[:, t.order], t.leaves_by_slot)
+
+
+@pytest.mark.parametrize("permuted", [False, True])
 @pytest.mark.parametrize("m", [1, 2, 5, 33, 512, 1025])
-def test_many_rounds_of_updates_then_queries(m):
-    # t_w is driven through weights (update / update_many), t_u through leaves (set_leaves).
+def test_many_rounds_of_updates_then_queries(m, permuted):
+    # t_w is driven through weights (update / update_many), t_u through leaves (set_leaves); with permuted,
+    # the neurons sit in the leaf slots of a random order (answers and ids are the same either way)
     rng = np.random.default_rng(m)
     n, d = 4, 3
     W, X = rng.standard_normal((m, d)), rng.standard_normal((n, d))
-    t_w, t_u = ThresholdTree(W, X), ThresholdTree(W, X)
+    order = rng.permutation(m) if permuted else None
+    t_w, t_u = ThresholdTree(W, X, order=order), ThresholdTree(W, X, order=order)
     Wref = W.copy()
     for round_ in range(30):
         if round_ % 2 == 0:
@@ -110,18 +119,23 @@ def test_many_rounds_of_updates_then_queries(m):
         tau = float(rng.normal())
         for t in (t_w, t_u):
             assert np.allclose(t.leaves, U, rtol=0, atol=1e-12)
-            naive_heap_ok(t.nodes, t.M, np.asarray(t.leaves))
+            heap_ok(t)
+            indptr, indices = t.query_all(tau)
             for i in range(n):
-                assert np.array_equal(t.query(i, tau), naive_query(np.asarray(t.leaves), i, tau))
+                expected = naive_query(np.asarray(t.leaves), i, tau)
+                assert np.array_equal(t.query(i, tau), expected)
+                assert np.array_equal(indices[indptr[i]:indptr[i + 1]], expected)
+                assert np.array_equal(t.report_band(i, tau - 0.5, tau + 0.5), naive_band(U, i, tau - 0.5, tau + 0.5))
 
 
+@pytest.mark.parametrize("permuted", [False, True])
 @pytest.mark.parametrize("m", [1, 7, 64, 1025])
-def test_paper_update_mixes_with_leaf_only_updates(m):
+def test_paper_update_mixes_with_leaf_only_updates(m, permuted):
     # Update (Alg. 3) needs only X: it keeps working after set_leaves, on one tree driven both ways
     rng = np.random.default_rng(m + 1)
     n, d = 4, 3
     W, X = rng.standard_normal((m, d)), rng.standard_normal((n, d))
-    t = ThresholdTree(W, X)
+    t = ThresholdTree(W, X, order=rng.permutation(m) if permuted else None)
     Wref = W.copy()
     for round_ in range(24):
         k = int(rng.integers(1, m + 1))
@@ -136,7 +150,7 @@ def test_paper_update_mixes_with_leaf_only_updates(m):
                 t.update(int(j), z)
         Wref[idx] = Z
         assert np.allclose(t.leaves, naive_leaves(Wref, X), rtol=0, atol=1e-12)
-        naive_heap_ok(t.nodes, t.M, np.asarray(t.leaves))
+        heap_ok(t)
         tau = float(rng.normal())
         for i in range(n):
             assert np.array_equal(t.query(i, tau), naive_query(np.asarray(t.leaves), i, tau))
@@ -168,6 +182,42 @@ def test_batched_update_refreshes_each_ancestor_once():
     before = t.nodes_touched
     t.set_leaves(np.arange(8), np.arange(1.0, 9.0).reshape(8, 1))
     assert t.nodes_touched - before == 8
+
+
+def test_k0_first_order_makes_the_batched_update_contiguous():
+    # Training's leaf order: the neurons that fire somewhere at b come first. Changing all of them (a step
+    # moves every neuron of K) then refreshes one contiguous run per level: at most 3 nodes per changed leaf
+    # (the leaf, and at most two parents' worth above it), against ~log2(M/|K|) in neuron-id order.
+    rng = np.random.default_rng(5)
+    n, m, b = 4, 1 << 14, 2.2
+    U = rng.standard_normal((n, m))
+    fires = U.max(axis=0) > b
+    K = np.flatnonzero(fires)
+    order = np.concatenate([K, np.flatnonzero(~fires)])
+    new = U[:, K].T + 0.01 * rng.standard_normal((K.size, n))
+    touched = {}
+    for name, o in (("k0-first", order), ("ids", None)):
+        t = ThresholdTree.from_leaves(U, order=o)
+        before = t.nodes_touched
+        t.set_leaves(K, new)
+        touched[name] = t.nodes_touched - before
+        U2 = U.copy()
+        U2[:, K] = new.T
+        assert np.array_equal(t.leaves, U2)
+        heap_ok(t)
+        indptr, indices = t.query_all(b)
+        for i in range(n):
+            assert np.array_equal(indices[indptr[i]:indptr[i + 1]], naive_query(U2, i, b))
+    assert 0.05 < K.size / m < 0.2
+    assert touched["k0-first"] <= 3 * n * K.size
+    assert touched["ids"] > 1.5 * touched["k0-first"]
+
+
+def test_bad_order():
+    U = np.zeros((2, 5))
+    for bad in ([0, 1, 2, 3], [0, 1, 2, 3, 3], [0, 1, 2, 3, 5], [-1, 0, 1, 2, 3], np.arange(5.0)):
+        with pytest.raises(ValueError, match="order: must be a permutation of the 5 neuron ids"):
+            ThresholdTree.from_leaves(U, order=bad)
 
 
 def test_single_update_stops_when_ancestor_keeps_its_value():
@@ -251,3 +301,19 @@ def test_bad_calls():
 
 def test_padded_size():
     assert [kt.padded_size(m) for m in [1, 2, 3, 4, 5, 1023, 1024, 1025]] == [1, 2, 4, 4, 8, 1024, 1024, 2048]
+
+
+def test_parallel_batched_update_equals_serial():
+    # the two compilations of one loop body: the same nodes and the same count
+    rng = np.random.default_rng(9)
+    n, m = 6, 3000
+    U = rng.standard_normal((n, m))
+    idx = np.sort(rng.choice(m, size=1200, replace=False))
+    UT = np.ascontiguousarray(U[:, idx] + rng.standard_normal((n, idx.size)) * (rng.random(idx.size) < 0.7))
+    a, b = ThresholdTree.from_leaves(U), ThresholdTree.from_leaves(U)
+    na, nb = a.nodes.copy(), b.nodes.copy()
+    ta = kt.update_leaves(na, a.M, idx, UT)
+    tb = kt.update_leaves_parallel(nb, b.M, idx, UT)
+    assert ta == tb and np.array_equal(na, nb)
+    U[:, idx] = UT
+    naive_heap_ok(na, a.M, U)

@@ -82,10 +82,13 @@ class Index:
         if self.leaf_update == "gram":  # u_{r,i} += Σ_j Δc_{r,j} <x_j, x_i>: no d (docs/theory.md §6)
             self._shift_leaves(fs, _jac.leaf_deltas(fs.kptr, fs.kpts, dcv, p.XXt))
         else:  # u_{r,i} = <w_r(t+1), x_i>, O(nd) per neuron
-            self._set_leaves(fs, self.W.rows(fs.K) @ p.X.T)
+            self._set_leaves(fs, self.W.leaves(fs.K, by_point=self.leaves_by_point))
+
+    #: whether `_set_leaves` takes the new leaves point-major, (n, |K|), instead of (|K|, n)
+    leaves_by_point = False
 
     def _set_leaves(self, fs, rows):
-        """Neurons fs.K get leaves rows (|K|, n)."""
+        """Neurons fs.K get leaves rows (|K|, n), or (n, |K|) when `leaves_by_point`."""
         raise NotImplementedError
 
     def _shift_leaves(self, fs, deltas):

@@ -3,7 +3,16 @@
 Fire sets by Query at b (Alg. 4, O(|S_i| log m) nodes each), leaves refreshed by the batched Update
 (Alg. 3: each touched ancestor recomputed once). Counts every tree node it touches; in the operation
 counts (indexes/ops.py) a node touched is one operation.
+
+Leaf order: the neurons of K_0 = ∪_i S_i(0) take the first leaf slots, ascending, then the rest. A step
+moves only neurons of K_t ⊆ K_0 (docs/theory.md §6), so every leaf Update writes and every hit Query
+finds lies in the first |K_0| slots (~5 % of m at 2^22), and their ancestors in equally contiguous runs
+one level up: the walks read a few contiguous megabytes instead of lines spread over the n trees' 2nM
+nodes. The trees, their answers and the nodes they touch per changed leaf are the paper's; neuron ids in
+and out are the user's (the tree maps them).
 """
+
+import numpy as np
 
 from simulator.indexes import ops
 from simulator.indexes.base import PointMajorIndex
@@ -19,22 +28,36 @@ class TreeIndex(PointMajorIndex):
 
     @classmethod
     def memory_words(cls, n, d, m, k=None):
-        return 2 * n * padded_size(m) + n * m  # the n trees, and the leaf matrix U0 they are built from
+        # the n trees, the leaf matrix U0 they are built from, the slot order both ways and a in slot order
+        return 2 * n * padded_size(m) + n * m + 3 * m
 
     def build(self):
         p = self.problem
-        self.tree = ThresholdTree.from_leaves(p.X @ p.W0.T)  # Init: one GEMM for all leaves (Alg. 2)
-        self._LT = self.tree.leaves.T  # neuron-major read-only view into the trees
+        U = p.X @ p.W0.T  # Init: one GEMM for all leaves (Alg. 2)
+        fires = U.max(axis=0) > p.b
+        order = np.concatenate([np.flatnonzero(fires), np.flatnonzero(~fires)])  # K_0 first
+        self.tree = ThresholdTree.from_leaves(U, order=order)
+        del U
+        self._LT = self.tree.leaves_by_slot.T  # slot-major read-only view into the trees
+        self._a = p.a[order]  # a in slot order, for f_t from the slot-major leaves
         self._after_build()
 
     def _csr(self, sort):
-        return self.tree.query_all(self.problem.b)  # ascending by construction
+        return self.tree.query_all(self.problem.b)  # neuron ids, ascending
 
-    def _set_leaves(self, fs, rows):
-        self.tree.set_leaves(fs.K, rows, trusted=True)
+    def _forward(self, indptr, indices):
+        return _jac.forward(indptr, self.tree.slots(indices), self._LT, self._a, self.problem.b)
+
+    leaves_by_point = True  # the trees are point-major: each reads its new leaves contiguously
+
+    def _set_leaves(self, fs, UT):
+        self.tree.set_leaves_by_point(fs.K, UT)
 
     def _shift_leaves(self, fs, deltas):
-        self.tree.set_leaves(fs.K, _jac.gather_leaves(self._LT, fs.K) + deltas, trusted=True)
+        self.tree.set_leaves(fs.K, _jac.gather_leaves(self._LT, self.tree.slots(fs.K)) + deltas, trusted=True)
+
+    def leaves(self):
+        return np.ascontiguousarray(self.tree.leaves)
 
     def work(self):
         return {"nodes_touched": self.tree.nodes_touched}

@@ -18,7 +18,7 @@ neuron's n leaves are adjacent in memory (a strided view of the trees works too)
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -307,3 +307,39 @@ def add_step_rows(W, K, kptr, kpts, dcv, X):
             j = kpts[p]
             for k in range(d):
                 W[r, k] += c * X[j, k]
+
+
+#: neurons per task of `explicit_leaves` (each task has its own d-vector of scratch)
+_LEAF_BLOCK = 1024
+
+
+@njit(cache=True, parallel=True)
+def explicit_leaves(W0, at, crow, C, X, by_point):
+    """The inner-product leaf update (seed 002 Alg. 5): for neuron q of a batch, its explicit row
+    w = W0[at[q]] + Σ_j C[crow[q], j] x_j (crow −1: it never moved, w = w_r(0)), then u_i = <w, x_i> for
+    every point: O(k·n·d), one pass, no k × d temporary. Returns (n, k) when by_point (the trees' layout),
+    else (k, n)."""
+    k = at.shape[0]
+    n, d = X.shape
+    out = np.empty((n, k)) if by_point else np.empty((k, n))
+    for blk in prange((k + _LEAF_BLOCK - 1) // _LEAF_BLOCK):
+        w = np.empty(d)
+        for q in range(blk * _LEAF_BLOCK, min(k, (blk + 1) * _LEAF_BLOCK)):
+            src = W0[at[q]]
+            for c in range(d):
+                w[c] = src[c]
+            row = crow[q]
+            if row >= 0:
+                for j in range(n):
+                    cj = C[row, j]
+                    for c in range(d):
+                        w[c] += cj * X[j, c]
+            for i in range(n):
+                s = 0.0
+                for c in range(d):
+                    s += w[c] * X[i, c]
+                if by_point:
+                    out[i, q] = s
+                else:
+                    out[q, i] = s
+    return out

@@ -3,8 +3,14 @@
 One max-tree per data point i over the leaf values u_{r,i} = <w_r, x_i>, all n
 trees in one flat float64 array `nodes` of shape (n, 2M): an implicit heap in
 which node k has children 2k and 2k+1, the root is node 1, and the leaf of
-neuron r is node M + r. M is m rounded up to a power of two; the padding leaves
+leaf in slot s is node M + s. M is m rounded up to a power of two; the padding leaves
 hold -inf so they never exceed any threshold. Node 0 is unused.
+
+Which neuron sits in which slot is free (the paper's tree is over neuron ids; the order of its leaves
+changes no query's answer): `order[s]` is the neuron in slot s (an empty `order` means slot = neuron).
+The training step puts the neurons of K_0 = ∪_i S_i(0) first, because K_{t+1} ⊆ K_t: every leaf that
+ever changes or fires at b then lies in one contiguous run at the left of each tree, and so do its
+ancestors, so Update and Query read contiguous memory instead of lines scattered over all 2M nodes.
 
 Every kernel returns the number of tree nodes it touched (a node read to decide
 where to descend, or a node written), so cost can be checked as a count.
@@ -24,15 +30,17 @@ def padded_size(m):
 
 
 @njit(cache=True, parallel=True)
-def build_trees(U, M, nodes):
-    """Init (Algorithm 2) given the leaf matrix U (n, m): fill all n trees bottom-up.
+def build_trees(U, M, nodes, order):
+    """Init (Algorithm 2) given the leaf matrix U (n, m) in neuron order: fill all n trees bottom-up,
+    slot s holding neuron order[s] (slot r holding neuron r when `order` is empty).
 
     O(M) per tree. Returns the nodes touched (every node of every tree).
     """
     n, m = U.shape
+    ident = order.shape[0] == 0
     for i in prange(n):
-        for r in range(m):
-            nodes[i, M + r] = U[i, r]
+        for s in range(m):
+            nodes[i, M + s] = U[i, s] if ident else U[i, order[s]]
         for r in range(m, M):
             nodes[i, M + r] = -np.inf
         for k in range(M - 1, 0, -1):
@@ -45,7 +53,7 @@ def build_trees(U, M, nodes):
 
 @njit(cache=True)
 def update_leaf(nodes, M, j, u):
-    """Update (Algorithm 3) of one neuron j in all n trees: leaf j of tree i gets u[i].
+    """Update (Algorithm 3) of the neuron in slot j in all n trees: leaf j of tree i gets u[i].
 
     Walks from the leaf towards the root and stops as soon as a node keeps its
     value (its ancestors then keep theirs): O(n log M) at worst.
@@ -69,58 +77,80 @@ def update_leaf(nodes, M, j, u):
     return touched
 
 
-@njit(cache=True)
-def update_leaves(nodes, M, idx, U_rows):
-    """Batched Update: neurons idx (sorted, unique) get leaf values U_rows (len(idx), n).
+@njit(inline="always")
+def _update_tree(nodes, M, i, idx, UT, cur, nxt):
+    """The batched Update of tree i: slots idx (ascending, distinct) get UT[i]; returns the nodes touched.
 
-    In each tree the changed leaves are written first, then the internal nodes
-    above them are refreshed level by level, bottom-up, each at most once per
-    batch; a node whose value does not change stops the walk above it.
-    Returns the nodes touched (leaves written + internal nodes recomputed).
-    """
-    n = nodes.shape[0]
+    The changed leaves are written first, then the internal nodes above them are refreshed level by
+    level, bottom-up, each at most once; a node whose value does not change stops the walk above it."""
     k = idx.shape[0]
-    # Serial on purpose: per-tree work is small, and on 2 cores shared with other
-    # processes an OpenMP barrier cost more than the work (measured: 24 ms vs 0.2 ms).
+    touched = 0
+    ncur = 0
+    for q in range(k):
+        pos = M + idx[q]
+        touched += 1
+        if nodes[i, pos] != UT[i, q]:
+            nodes[i, pos] = UT[i, q]
+            cur[ncur] = pos
+            ncur += 1
+    # cur holds nodes of one level in ascending order, so equal parents are adjacent.
+    while ncur > 0 and cur[0] > 1:
+        nnxt = 0
+        last = -1
+        for q in range(ncur):
+            p = cur[q] >> 1
+            if p == last:
+                continue
+            last = p
+            left = nodes[i, 2 * p]
+            right = nodes[i, 2 * p + 1]
+            new = left if left >= right else right
+            touched += 1
+            if new != nodes[i, p]:
+                nodes[i, p] = new
+                nxt[nnxt] = p
+                nnxt += 1
+        cur, nxt = nxt, cur
+        ncur = nnxt
+    return touched
+
+
+@njit(cache=True)
+def update_leaves(nodes, M, idx, UT):
+    """Batched Update (Algorithm 3, each touched ancestor once): slots idx (ascending, distinct) get leaf
+    values UT (n, len(idx)), UT[i, q] for tree i — point-major, so each tree reads its values contiguously.
+    Returns the nodes touched (leaves written + internal nodes recomputed). One tree after another: for a
+    small batch an OpenMP barrier costs more than the work (`update_leaves_parallel` is for large ones)."""
+    k = idx.shape[0]
     cur = np.empty(k, dtype=np.int64)
     nxt = np.empty(k, dtype=np.int64)
     touched = 0
-    for i in range(n):
-        ncur = 0
-        for q in range(k):
-            pos = M + idx[q]
-            touched += 1
-            if nodes[i, pos] != U_rows[q, i]:
-                nodes[i, pos] = U_rows[q, i]
-                cur[ncur] = pos
-                ncur += 1
-        # cur holds nodes of one level in ascending order, so equal parents are adjacent.
-        while ncur > 0 and cur[0] > 1:
-            nnxt = 0
-            last = -1
-            for q in range(ncur):
-                p = cur[q] >> 1
-                if p == last:
-                    continue
-                last = p
-                left = nodes[i, 2 * p]
-                right = nodes[i, 2 * p + 1]
-                new = left if left >= right else right
-                touched += 1
-                if new != nodes[i, p]:
-                    nodes[i, p] = new
-                    nxt[nnxt] = p
-                    nnxt += 1
-            cur, nxt = nxt, cur
-            ncur = nnxt
+    for i in range(nodes.shape[0]):
+        touched += _update_tree(nodes, M, i, idx, UT, cur, nxt)
     return touched
+
+
+@njit(cache=True, parallel=True)
+def update_leaves_parallel(nodes, M, idx, UT):
+    """`update_leaves` with the trees shared among threads (the same nodes, the same count)."""
+    n, k = nodes.shape[0], idx.shape[0]
+    touched = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        cur = np.empty(k, dtype=np.int64)
+        nxt = np.empty(k, dtype=np.int64)
+        touched[i] = _update_tree(nodes, M, i, idx, UT, cur, nxt)
+    return touched.sum()
+
+
+#: changed leaves × trees from which the batched Update shares the trees among threads
+PARALLEL_UPDATE = 1 << 16
 
 
 @njit(cache=True)
 def _descend(nodes, M, i, lo, hi, out, report):
     """DFS of tree i into nodes whose max exceeds lo; leaves with lo < u <= hi are hits.
 
-    Children are pushed right first, so hits come out in ascending neuron order.
+    Children are pushed right first, so hits come out in ascending slot order.
     Returns (number of hits, nodes touched). Writes hits into `out` when report.
     """
     stack = np.empty(_STACK, dtype=np.int64)
@@ -149,7 +179,7 @@ def _descend(nodes, M, i, lo, hi, out, report):
 
 @njit(cache=True)
 def query(nodes, M, i, tau, out):
-    """Query (Algorithm 4): neurons r with u_{r,i} > tau (strict, docs/theory.md §1), ascending.
+    """Query (Algorithm 4): slots whose u > tau (strict, docs/theory.md §1), ascending.
 
     Touches at most 1 + 2·K·log2(M) nodes for K hits: only ancestors of hits
     exceed tau, and each such ancestor makes the walk read its two children.
@@ -160,7 +190,7 @@ def query(nodes, M, i, tau, out):
 
 @njit(cache=True)
 def band(nodes, M, i, lo, hi, out, report):
-    """Neurons with lo < u_{r,i} <= hi (near the threshold); report=False only counts.
+    """Slots with lo < u <= hi (near the threshold); report=False only counts.
 
     A max-tree prunes on the lower end only, so the cost is that of a query at lo.
     """
@@ -168,8 +198,11 @@ def band(nodes, M, i, lo, hi, out, report):
 
 
 @njit(cache=True)
-def query_all(nodes, M, m, tau):
-    """Query every tree at tau: fire sets as CSR (indptr (n+1,), indices), plus nodes touched."""
+def query_all(nodes, M, m, tau, order):
+    """Query every tree at tau: fire sets as CSR (indptr (n+1,), indices: neuron ids, ascending per point),
+    plus nodes touched. Hits come out in slot order; through `order` (slot → neuron, empty: identity) they are
+    ascending neuron ids within any run of slots whose neurons ascend, and a point whose hits span two such
+    runs is sorted (never at b for the K_0-first order of training: all hits are in K_0)."""
     n = nodes.shape[0]
     indptr = np.zeros(n + 1, dtype=np.int64)
     scratch = np.empty(max(m, 1), dtype=np.int64)
@@ -183,6 +216,15 @@ def query_all(nodes, M, m, tau):
             grown = np.empty(max(2 * indices.shape[0], start + K), dtype=np.int64)
             grown[:start] = indices[:start]
             indices = grown
-        indices[start:start + K] = scratch[:K]
+        if order.shape[0] == 0:
+            indices[start:start + K] = scratch[:K]
+        else:
+            ascending = True
+            for q in range(K):
+                indices[start + q] = order[scratch[q]]
+                if q and indices[start + q] < indices[start + q - 1]:
+                    ascending = False
+            if not ascending:
+                indices[start:start + K] = np.sort(indices[start:start + K])
         indptr[i + 1] = start + K
     return indptr, indices[:indptr[n]].copy(), touched

@@ -262,6 +262,21 @@ class ImplicitWeights:
                 return rows[at]
         return self.problem.w0_rows(neurons)
 
+    def leaves(self, neurons, by_point=False):
+        """<w_r, x_i> for the given neurons through their explicit rows, O(|neurons|·n·d) (the paper's
+        inner-product leaf update): (k, n), or (n, k) by_point. One fused pass, no k × d rows formed."""
+        neurons = np.asarray(neurons, dtype=np.int64)
+        crow = self.row[neurons] if self.moved else np.full(neurons.shape[0], -1, dtype=np.int64)
+        if self._support is not None:
+            ids, rows = self._support
+            at = np.searchsorted(ids, neurons)
+            if np.all(at < ids.shape[0]) and np.array_equal(ids[np.minimum(at, ids.shape[0] - 1)], neurons):
+                return _jac.explicit_leaves(rows, at, crow, self.C, self.X, by_point)
+        if getattr(self.problem, "held", True):  # W0 is there: read its rows in place
+            return _jac.explicit_leaves(self.problem.W0, neurons, crow, self.C, self.X, by_point)
+        return _jac.explicit_leaves(self.problem.w0_rows(neurons), np.arange(neurons.shape[0]), crow, self.C,
+                                    self.X, by_point)
+
     def rows(self, neurons, coefficients=None):
         """Explicit w_r for the given neurons: O(|neurons|·n·d)."""
         c = self.coefficients(neurons) if coefficients is None else coefficients
