@@ -274,3 +274,17 @@ def test_distortion_srht_and_gaussian(solver_shape):
     U = U[:, sv > 1e-10 * sv[0]]
     for _ in range(2):
         assert subspace_distortion(gaussian_sketch(s, 64 * 8, rng) @ U) < 0.1
+
+
+def test_parallel_sketch_is_the_same_bits():
+    # the solver turns threads on for large sketches: each column is still summed by one thread in order
+    rng = np.random.default_rng(11)
+    m, n, d = 5000, 6, 8
+    X = rng.standard_normal((n, d))
+    a = np.sign(rng.standard_normal(m))
+    sets = [np.sort(rng.choice(m, int(rng.integers(1, 900)), replace=False)) for _ in range(n)]
+    indptr = np.concatenate([[0], np.cumsum([len(q) for q in sets])])
+    indices = np.concatenate(sets)
+    for nnz in (1, 4):
+        serial = sketch_jt(indptr, indices, a, X, m, 301, nnz, 5, parallel=False)
+        assert np.array_equal(serial, sketch_jt(indptr, indices, a, X, m, 301, nnz, 5, parallel=True))

@@ -28,8 +28,9 @@ class TreeIndex(PointMajorIndex):
 
     @classmethod
     def memory_words(cls, n, d, m, k=None):
-        # the n trees, the leaf matrix U0 they are built from, the slot order both ways and a in slot order
-        return 2 * n * padded_size(m) + n * m + 3 * m
+        # the n trees, the leaf matrix U0 they are built from, the slot order both ways and a in slot order,
+        # K_0's rows of W0
+        return 2 * n * padded_size(m) + n * m + 3 * m + (m if k is None else k) * d
 
     def build(self):
         p = self.problem
@@ -38,6 +39,10 @@ class TreeIndex(PointMajorIndex):
         order = np.concatenate([np.flatnonzero(fires), np.flatnonzero(~fires)])  # K_0 first
         self.tree = ThresholdTree.from_leaves(U, order=order)
         del U
+        k0 = int(np.count_nonzero(fires))
+        # the rows of W0 of the neurons that can ever move, contiguous: the inner-product leaf update reads
+        # them in order instead of one page of the m × d W0 per neuron
+        self.W.hold_rows(order[:k0], p.W0[order[:k0]])
         self._LT = self.tree.leaves_by_slot.T  # slot-major read-only view into the trees
         self._a = p.a[order]  # a in slot order, for f_t from the slot-major leaves
         self._after_build()
@@ -49,6 +54,9 @@ class TreeIndex(PointMajorIndex):
         return _jac.forward(indptr, self.tree.slots(indices), self._LT, self._a, self.problem.b)
 
     leaves_by_point = True  # the trees are point-major: each reads its new leaves contiguously
+
+    def _held_at(self, fs):
+        return self.tree.slots(fs.K)  # the held rows are K_0's in slot order
 
     def _set_leaves(self, fs, UT):
         self.tree.set_leaves_by_point(fs.K, UT)

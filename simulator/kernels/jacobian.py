@@ -321,9 +321,11 @@ def explicit_leaves(W0, at, crow, C, X, by_point):
     else (k, n)."""
     k = at.shape[0]
     n, d = X.shape
+    XT = np.ascontiguousarray(X.T)
     out = np.empty((n, k)) if by_point else np.empty((k, n))
     for blk in prange((k + _LEAF_BLOCK - 1) // _LEAF_BLOCK):
         w = np.empty(d)
+        u = np.empty(n)
         for q in range(blk * _LEAF_BLOCK, min(k, (blk + 1) * _LEAF_BLOCK)):
             src = W0[at[q]]
             for c in range(d):
@@ -334,12 +336,17 @@ def explicit_leaves(W0, at, crow, C, X, by_point):
                     cj = C[row, j]
                     for c in range(d):
                         w[c] += cj * X[j, c]
+            # u_i = Σ_c w_c x_{i,c}, summed over c in order for each point, all points at once: n independent
+            # sums side by side (a dot product per point would be one chain of dependent adds)
             for i in range(n):
-                s = 0.0
-                for c in range(d):
-                    s += w[c] * X[i, c]
+                u[i] = 0.0
+            for c in range(d):
+                wc = w[c]
+                for i in range(n):
+                    u[i] += wc * XT[c, i]
+            for i in range(n):
                 if by_point:
-                    out[i, q] = s
+                    out[i, q] = u[i]
                 else:
-                    out[q, i] = s
+                    out[q, i] = u[i]
     return out

@@ -129,15 +129,26 @@ def _sketch_col(Bt, i, indptr, indices, a, X, key, lo, size, scale):
     # contribute, block r of A[:, i] is a_r x_i / √m.
     d = X.shape[1]
     nnz = lo.shape[0]
+    # per fired neuron, the d·nnz hashes of its block first (independent: a loop the compiler vectorises),
+    # then the scatter-adds in the same order as one loop would do them (the same B, bit for bit)
+    rows = np.empty(d * nnz, dtype=np.int64)
+    signs = np.empty(d * nnz)
     for p in range(indptr[i], indptr[i + 1]):
         r = indices[p]
+        base = r * d * nnz
+        for k in range(nnz):  # the hashes of the block's k-th nonzeros, strided by nnz
+            lk, sk = lo[k], size[k]
+            for c in range(d):
+                j = c * nnz + k
+                h = _mix64(key + _GOLDEN * np.uint64(base + j + 1))
+                rows[j] = lk + np.int64(((h >> _S32) * sk) >> _S32)
+                signs[j] = 1.0 - 2.0 * np.float64(h & _ONE)
         ar = a[r] * scale
         for c in range(d):
             v = ar * X[i, c]
-            ctr = (r * d + c) * nnz
             for k in range(nnz):
-                row, sign = _entry(key, ctr, k, lo, size)
-                Bt[i, row] += sign * v
+                j = c * nnz + k
+                Bt[i, rows[j]] += signs[j] * v
 
 
 @njit(cache=True, parallel=True)
@@ -195,10 +206,10 @@ def sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=False):
     X : (n, d) float64, unit-norm data rows.
     m, s, nnz : width, sketch rows, nonzeros per column of S (1 = CountSketch).
     seed : int, selects S (same seed ⇒ same S; see `seed_key`).
-    parallel : bool, prange over the n columns (independent, no races).
-        Off by default: on the shared 2-core host it gave no measurable wall
-        speed-up (same ≈2.8 CPU-ns per scatter either way, threads did not
-        run concurrently under load); turn on for an idle multi-core box.
+    parallel : bool, prange over the n columns (independent, no races; each
+        column is summed by one thread in the same order, so B is the same
+        bits either way). At m = 2^22, n = 16 on this project's 2-core machine,
+        idle: 121 ms serial, 52 ms parallel.
 
     Returns
     -------

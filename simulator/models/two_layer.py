@@ -262,11 +262,14 @@ class ImplicitWeights:
                 return rows[at]
         return self.problem.w0_rows(neurons)
 
-    def leaves(self, neurons, by_point=False):
+    def leaves(self, neurons, by_point=False, held_at=None):
         """<w_r, x_i> for the given neurons through their explicit rows, O(|neurons|·n·d) (the paper's
-        inner-product leaf update): (k, n), or (n, k) by_point. One fused pass, no k × d rows formed."""
+        inner-product leaf update): (k, n), or (n, k) by_point. One fused pass, no k × d rows formed.
+        held_at: where the neurons' rows are in `hold_rows`'s rows, when the caller knows (else searched)."""
         neurons = np.asarray(neurons, dtype=np.int64)
         crow = self.row[neurons] if self.moved else np.full(neurons.shape[0], -1, dtype=np.int64)
+        if self._support is not None and held_at is not None:
+            return _jac.explicit_leaves(self._support[1], held_at, crow, self.C, self.X, by_point)
         if self._support is not None:
             ids, rows = self._support
             at = np.searchsorted(ids, neurons)
