@@ -252,15 +252,21 @@ class ImplicitWeights:
         out[has] = self.C[rows[has]]
         return out
 
+    def _held_at(self, neurons):
+        """Where these neurons' rows are among those given to `hold_rows`, or None if some are not held."""
+        if self._support is None:
+            return None
+        ids = self._support[0]
+        at = np.searchsorted(ids, neurons)
+        if np.all(at < ids.shape[0]) and np.array_equal(ids[np.minimum(at, ids.shape[0] - 1)], neurons):
+            return at
+        return None
+
     def w0(self, neurons):
         """Rows of W0 for these neurons."""
         neurons = np.asarray(neurons, dtype=np.int64)
-        if self._support is not None:
-            ids, rows = self._support
-            at = np.searchsorted(ids, neurons)
-            if np.all(at < ids.shape[0]) and np.array_equal(ids[np.minimum(at, ids.shape[0] - 1)], neurons):
-                return rows[at]
-        return self.problem.w0_rows(neurons)
+        at = self._held_at(neurons)
+        return self._support[1][at] if at is not None else self.problem.w0_rows(neurons)
 
     def leaves(self, neurons, by_point=False, held_at=None):
         """<w_r, x_i> for the given neurons through their explicit rows, O(|neurons|·n·d) (the paper's
@@ -268,13 +274,9 @@ class ImplicitWeights:
         held_at: where the neurons' rows are in `hold_rows`'s rows, when the caller knows (else searched)."""
         neurons = np.asarray(neurons, dtype=np.int64)
         crow = self.row[neurons] if self.moved else np.full(neurons.shape[0], -1, dtype=np.int64)
-        if self._support is not None and held_at is not None:
-            return _jac.explicit_leaves(self._support[1], held_at, crow, self.C, self.X, by_point)
-        if self._support is not None:
-            ids, rows = self._support
-            at = np.searchsorted(ids, neurons)
-            if np.all(at < ids.shape[0]) and np.array_equal(ids[np.minimum(at, ids.shape[0] - 1)], neurons):
-                return _jac.explicit_leaves(rows, at, crow, self.C, self.X, by_point)
+        at = held_at if held_at is not None and self._support is not None else self._held_at(neurons)
+        if at is not None:
+            return _jac.explicit_leaves(self._support[1], at, crow, self.C, self.X, by_point)
         if getattr(self.problem, "held", True):  # W0 is there: read its rows in place
             return _jac.explicit_leaves(self.problem.W0, neurons, crow, self.C, self.X, by_point)
         return _jac.explicit_leaves(self.problem.w0_rows(neurons), np.arange(neurons.shape[0]), crow, self.C,
