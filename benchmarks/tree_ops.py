@@ -79,7 +79,7 @@ def bench(log2m, n, d, repeat, rng):
     row["build_s"], tree = best_of(training_tree, repeat)
     ids_tree = ThresholdTree(W, X)  # leaves in neuron-id order, for comparison
     row["query_ids_s"], _ = best_of(lambda: ids_tree.query_all(b), repeat)
-    del ids_tree
+    ids_tree = None  # free its 2nM nodes before the rest
 
     def tree_query():
         return tree.query_all(b)
