@@ -135,14 +135,9 @@ def _sketch_col(Bt, i, indptr, indices, a, X, key, lo, size, scale):
     signs = np.empty(d * nnz)
     for p in range(indptr[i], indptr[i + 1]):
         r = indices[p]
-        base = r * d * nnz
-        for k in range(nnz):  # the hashes of the block's k-th nonzeros, strided by nnz
-            lk, sk = lo[k], size[k]
+        for k in range(nnz):  # the block's k-th nonzeros, strided by nnz
             for c in range(d):
-                j = c * nnz + k
-                h = _mix64(key + _GOLDEN * np.uint64(base + j + 1))
-                rows[j] = lk + np.int64(((h >> _S32) * sk) >> _S32)
-                signs[j] = 1.0 - 2.0 * np.float64(h & _ONE)
+                rows[c * nnz + k], signs[c * nnz + k] = _entry(key, (r * d + c) * nnz, k, lo, size)
         ar = a[r] * scale
         for c in range(d):
             v = ar * X[i, c]
