@@ -30,6 +30,7 @@ def ids(name, idx, N, noun):
     idx = idx.astype(np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= N):
         raise ValueError(f"{name}: {noun} ids must lie in [0, {N}), got range [{idx.min()}, {idx.max()}]")
-    if np.unique(idx).size != idx.size:
+    ordered = np.sort(idx)  # not np.unique: numpy 2's hashing unique is ~10× slower (0.17 s for 2·10⁵ ids)
+    if np.any(ordered[1:] == ordered[:-1]):
         raise ValueError(f"{name}: {noun} ids must be distinct")
     return idx
