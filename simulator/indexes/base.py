@@ -82,12 +82,13 @@ class Index:
         if self.leaf_update == "gram":  # u_{r,i} += Σ_j Δc_{r,j} <x_j, x_i>: no d (docs/theory.md §6)
             self._shift_leaves(fs, _jac.leaf_deltas(fs.kptr, fs.kpts, dcv, p.XXt))
         else:  # u_{r,i} = <w_r(t+1), x_i>, O(nd) per neuron
-            self._set_leaves(fs, self.W.leaves(fs.K, by_point=self.leaves_by_point, held_at=self._held_at(fs)))
+            rows = self.W.leaves(fs.K, by_point=self.leaves_by_point, held_at=self._positions_in_held_rows(fs))
+            self._set_leaves(fs, rows)
 
     #: whether `_set_leaves` takes the new leaves point-major, (n, |K|), instead of (|K|, n)
     leaves_by_point = False
 
-    def _held_at(self, fs):
+    def _positions_in_held_rows(self, fs):
         """Where fs.K's rows of W0 are among those the index gave `W.hold_rows`, if it knows (None: searched)."""
         return None
 

@@ -55,7 +55,7 @@ class TreeIndex(PointMajorIndex):
 
     leaves_by_point = True  # the trees are point-major: each reads its new leaves contiguously
 
-    def _held_at(self, fs):
+    def _positions_in_held_rows(self, fs):
         return self.tree.slots(fs.K)  # the held rows are K_0's in slot order
 
     def _set_leaves(self, fs, UT):
