@@ -189,8 +189,8 @@ class ThresholdTree:
 
         The caller keeps the weights: a tree built with weights no longer knows them after this
         (`weights` is None), but `update` still works, since it needs only the points X.
-        trusted=True skips the checks for a caller that guarantees idx is an ascending
-        int64 array of distinct ids in range and U_rows finite float64 (a solver's K).
+        trusted=True skips the checks for a caller that guarantees idx is an int64 array of
+        distinct ids in range and U_rows finite float64 (a solver's K).
         """
         if not trusted:
             idx = _neuron_ids("idx", idx, self.m)
