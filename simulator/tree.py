@@ -132,6 +132,17 @@ class ThresholdTree:
         self.nodes_touched += int(touched)
         return indptr, indices
 
+    def query_slots(self, tau):
+        """`query_all` in leaf slots: (indptr, slots ascending per point), no mapping to neuron ids."""
+        indptr, slots, touched = _tree.query_all(self._nodes, self.M, self.m, _threshold("tau", tau), _IDENTITY)
+        self.nodes_touched += int(touched)
+        return indptr, slots
+
+    def neurons_at(self, slots):
+        """The neuron ids in the given leaf slots (slots itself when slots are neuron ids)."""
+        slots = np.asarray(slots, dtype=np.int64)
+        return slots.copy() if self._order is None else self._order[slots]
+
     def count_band(self, i, lo, hi):
         """How many neurons have lo < u_{r,i} <= hi (e.g. near the threshold b)."""
         i = self._point(i)
@@ -206,6 +217,12 @@ class ThresholdTree:
         self._W = None
         self._set(idx, UT, by_point=True)
 
+    def set_leaves_at_slots(self, slots, UT):
+        """The batched Update by slot: leaf slots `slots` (distinct, ascending int64) get the values UT
+        (n, len(slots)) (finite float64); unchecked, for a caller that works in slots (the tree index)."""
+        self._W = None
+        self._update(slots, UT)
+
     def _set(self, idx, U, by_point=False):
         """Neurons idx (distinct) get leaves U (len(idx), n), or (n, len(idx)) by_point: the batched Update
         over their slots, ascending."""
@@ -214,6 +231,9 @@ class ThresholdTree:
         if slots.size > 1 and np.any(slots[1:] < slots[:-1]):  # ascending neurons of K_0 are ascending slots
             at = np.argsort(slots, kind="stable")
             slots, UT = slots[at], UT[:, at]
+        self._update(slots, UT)
+
+    def _update(self, slots, UT):
         UT = np.ascontiguousarray(UT)
         kernel = _tree.update_leaves_parallel if UT.size >= _tree.PARALLEL_UPDATE else _tree.update_leaves
         self.nodes_touched += int(kernel(self._nodes, self.M, slots, UT))

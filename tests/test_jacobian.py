@@ -30,7 +30,7 @@ def test_kernels_match_the_dense_jacobian(m, n, d, seed, sort):
     XXt = X @ X.T
     assert np.allclose(XXt * jac.gram_counts(kptr, kpts, n) / m, G, rtol=1e-12, atol=1e-15)
     v = np.random.default_rng(seed).standard_normal(n)
-    assert np.allclose(jac.gram_matvec(kptr, kpts, a[K] / math.sqrt(m), X, v), G @ v, rtol=1e-12, atol=1e-14)
+    assert np.allclose(jac.gram_matvec(kptr, kpts, a[K] / math.sqrt(m), XXt, v), G @ v, rtol=1e-12, atol=1e-14)
 
     f = np.array([sum(a[r] * max(U[i, r] - b, 0.0) for r in range(m)) / math.sqrt(m) for i in range(n)])
     assert np.allclose(jac.forward(indptr, indices, np.ascontiguousarray(U.T), a, b), f, rtol=1e-12, atol=1e-14)

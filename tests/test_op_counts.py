@@ -137,6 +137,7 @@ def test_bpsw_counts(monkeypatch):
 def test_tree_node_counts_equal_nodes_touched(leaf_update):
     p = problem()
     s = started("sublinear", p, index="tree", regression="exact-gram", leaf_update=leaf_update)
+    k0 = int((s.leaves() > p.b).any(axis=0).sum())  # |K_0|: the index collects K by a scan of its first k0 slots
     for _ in range(3):
         U = s.leaves()
         F = U > p.b
@@ -151,7 +152,7 @@ def test_tree_node_counts_equal_nodes_touched(leaf_update):
         assert q["tree_nodes"] + u["tree_nodes"] == rec.counters["nodes_touched"]
         nnz, K = int(F.sum()), np.flatnonzero(F.any(axis=0))
         k = K.size
-        assert q == {"tree_nodes": query_nodes, "by_neuron": 3 * nnz + 3 * k + k * lg(k), "fire_views": k + p.n,
+        assert q == {"tree_nodes": query_nodes, "by_neuron": 3 * nnz + 3 * k + k0, "fire_views": k + p.n,
                      "forward": 3 * nnz}
         moved = {"coefficients": 2 * nnz}
         if leaf_update == "gram":
@@ -216,16 +217,18 @@ def test_regression_counts_every_gv_product(monkeypatch, regression):
     calls = []
     real = _jac.gram_matvec
 
-    def counting(kptr, kpts, aK, X, v):
-        calls.append(int(kpts.shape[0]))
-        return real(kptr, kpts, aK, X, v)
+    def counting(kptr, kpts, aK, XXt, v):
+        sizes = np.diff(kptr)
+        calls.append((sizes.size, int(kpts.shape[0]), int(sizes @ sizes)))
+        return real(kptr, kpts, aK, XXt, v)
 
     monkeypatch.setattr(_jac, "gram_matvec", counting)
     for _ in range(2):
         calls.clear()
         rec = stepped(s)
-        it, n, d = rec.counters["reg_iterations"], p.n, p.d
-        gv = sum(nnz * (4 * d + 3) for nnz in calls)  # each G·v: nnz·(4d + 3)
+        it, n = rec.counters["reg_iterations"], p.n
+        # each G·v, d-free: per neuron a_r²/m, then per (i, j) ∈ F_r² a multiply-add, per i ∈ F_r one more
+        gv = sum(k + 2 * q + 2 * nnz for k, nnz, q in calls)
         if regression == "paper":
             assert len(calls) == 2 * it
             dense = it * (8 * n * n + 4 * n) + 5 * n + 2 * n * n

@@ -40,6 +40,7 @@ class FireSets:
     counts: np.ndarray  # |S_i(t)| (n,)
     indptr: np.ndarray | None = None  # point-major CSR, when asked for (a sketch reads it)
     indices: np.ndarray | None = None
+    at: np.ndarray | None = None  # where K lies in the index's own structure (the tree: leaf slots), if it says
 
     @property
     def nnz(self):
@@ -180,6 +181,10 @@ class PointMajorIndex(Index):
         """Operations of finding the point-major fire sets (the structure's part of the query)."""
         raise NotImplementedError
 
+    def _by_neuron_span(self):
+        """The span of the ids `by_neuron` receives when K is collected by a scan (0: by a sort or none)."""
+        return 0
+
     def _forward_ops(self, nnz):
         return ops.forward(nnz)
 
@@ -188,7 +193,7 @@ class PointMajorIndex(Index):
         counts, and f_t."""
         n, k = self.problem.n, int(fs.K.shape[0])
         terms = self._structure_query_ops(fs, work)
-        terms.update(by_neuron=ops.by_neuron(fs.nnz, k, self.sorted_K), fire_views=ops.fire_views(k, n),
+        terms.update(by_neuron=ops.by_neuron(fs.nnz, k, self.sorted_K, self._by_neuron_span()), fire_views=ops.fire_views(k, n),
                      forward=self._forward_ops(fs.nnz))
         return terms
 

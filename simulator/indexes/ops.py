@@ -29,7 +29,7 @@ Table A — the counts (the function of this module of the same name computes ea
 | `qr_r(s, n)` | R of the Householder QR of an s × n matrix | 2sn² − ⌊2n³/3⌋ |
 | `sort(k)` | sorting k keys | k·⌈lg k⌉ (0 for k < 2) |
 | `tree_nodes(t)` | threshold-tree query or batched update | t, the nodes the kernel touched |
-| `by_neuron(nnz, k, sorted)` | point-major → neuron-major CSR (kernels/jacobian.py) | 3nnz + 3k (+ sort(k)) |
+| `by_neuron(nnz, k, sorted, span)` | point-major → neuron-major CSR (kernels/jacobian.py) | 3nnz + 3k (+ sort(k), or + span when K is collected by a scan of span marks) |
 | `point_major(nnz, n)` | neuron-major → point-major CSR | 2nnz + n |
 | `to_csr(nnz, n)` | member lists → CSR (incidence, data-hsr) | nnz + n |
 | `dense_csr(m, n, nnz)` | CSR from the dense (n, m) incidence (bpsw) | mn + nnz + n |
@@ -48,7 +48,7 @@ Table A — the counts (the function of this module of the same name computes ea
 | `gram_scale(n)` | G = (XXᵀ) ∘ C / m | 2n² |
 | `check_gram(n)` | finiteness and λ_min/λ_max of G | n² + eigvalsh(n) |
 | `solve_spd(n)` | g = G⁻¹v: Cholesky and two triangular solves | cholesky(n) + 2·tri_solve(n, 1) |
-| `gv_sparse(nnz, d)` | G v = Aᵀ(A v) through the fire sets (kernels gram_matvec) | nnz·(4d + 3) |
+| `gv_sparse(k, nnz, q)` | G v = Aᵀ(A v) through the fire sets, d-free via XXᵀ (kernels gram_matvec); q = Σ_r |F_r|² | k + 2q + 2nnz |
 | `sketch_hashed(nnz, d, z)` | B = S·Jᵀ, OSNAP/CountSketch from fire sets: hashed adds | nnz·d·z |
 | `sketch_scale(nnz, d)` | the entries a_r x_{i,c}/√m the hashed adds spread | nnz·(d + 1) |
 | `sketch_gaussian(s, m, d, n, nnz)` | dense reference: Jᵀ built, S drawn, S·Jᵀ | 2nnz·d + 2smd + 2smdn |
@@ -147,8 +147,8 @@ def tree_nodes(touched):
     return int(touched)
 
 
-def by_neuron(nnz, k, sorted_=False):
-    return 3 * nnz + 3 * k + (sort(k) if sorted_ else 0)
+def by_neuron(nnz, k, sorted_=False, span=0):
+    return 3 * nnz + 3 * k + (span if span > 0 else sort(k) if sorted_ else 0)
 
 
 def point_major(nnz, n):
@@ -225,8 +225,8 @@ def solve_spd(n):
     return cholesky(n) + 2 * tri_solve(n, 1)
 
 
-def gv_sparse(nnz, d):
-    return nnz * (4 * d + 3)
+def gv_sparse(k, nnz, q):
+    return k + 2 * q + 2 * nnz
 
 
 def sketch_hashed(nnz, d, z):

@@ -22,12 +22,15 @@ from numba import njit, prange
 
 
 @njit(cache=True)
-def by_neuron(indptr, indices, mark, sort):
+def by_neuron(indptr, indices, mark, sort, span=0):
     """K = ∪_i S_i and the neuron-major CSR (kptr, kpts); points ascending per neuron.
 
     `mark` is a caller-owned int64 scratch of length m, all −1 on entry and on exit,
     so nothing here costs O(m). K comes out ascending when `sort` (the tree's batched
-    update wants it), else in first-seen order.
+    update wants it), else in first-seen order. span > 0: the caller guarantees every
+    index is below span, and K is collected ascending by one scan of mark[:span] instead
+    of a sort (the tree's slots all lie in K_0's first |K_0| slots: a scan of 1.7 MB at
+    2^22 against a sort of ~2·10⁵ keys).
     """
     n = indptr.shape[0] - 1
     nnz = indices.shape[0]
@@ -39,8 +42,14 @@ def by_neuron(indptr, indices, mark, sort):
             mark[r] = 0
             K[k] = r
             k += 1
+    if sort and span > 0:
+        k = 0
+        for r in range(span):
+            if mark[r] == 0:
+                K[k] = r
+                k += 1
     K = K[:k].copy()
-    if sort:
+    if sort and span <= 0:
         K.sort()
     for q in range(k):
         mark[K[q]] = q
@@ -88,31 +97,26 @@ def gram_counts(kptr, kpts, n):
 
 
 @njit(cache=True)
-def gram_matvec(kptr, kpts, aK, X, v):
-    """G v = Aᵀ(A v) with A = J_tᵀ applied through the fire sets: O(nnz·d).
+def gram_matvec(kptr, kpts, aK, XXt, v):
+    """G v = Aᵀ(A v) with A = J_tᵀ applied through the fire sets, d-free: O(Σ_r |F_r|²).
 
-    Neuron by neuron (aK[q] = a_r/√m for r = K[q], gathered once per step by the caller: reading
-    a[K[q]] scattered over all m neurons cost half of each pass): block r of A v is (a_r/√m) Σ_{j∈F_r} v_j x_j (a d-vector,
-    kept in one buffer), and it adds (a_r/√m)<(A v)_r, x_i> to (Aᵀ A v)_i for i ∈ F_r.
+    Neuron by neuron (aK[q] = a_r/√m for r = K[q], gathered once per step by the caller): block r of A v is
+    (a_r/√m) Σ_{j∈F_r} v_j x_j, and its inner product with x_i is (a_r/√m) Σ_{j∈F_r} v_j (XXᵀ)_{ji}. So
+    (Aᵀ A v)_i gains (a_r²/m) Σ_{j∈F_r} (XXᵀ)_{ij} v_j for i ∈ F_r — the same product as through the d-vectors
+    (docs/theory.md §1 identity), without them: most neurons fire on one point, so this is ~nnz operations
+    where the d-vectors cost 4d·nnz.
     """
-    n, d = X.shape
+    n = XXt.shape[0]
     out = np.zeros(n)
-    buf = np.empty(d)
     for q in range(kptr.shape[0] - 1):
-        c = aK[q]
-        for k in range(d):
-            buf[k] = 0.0
-        for p in range(kptr[q], kptr[q + 1]):
-            j = kpts[p]
-            cj = c * v[j]
-            for k in range(d):
-                buf[k] += cj * X[j, k]
-        for p in range(kptr[q], kptr[q + 1]):
+        c2 = aK[q] * aK[q]
+        p0, p1 = kptr[q], kptr[q + 1]
+        for p in range(p0, p1):
             i = kpts[p]
             dot = 0.0
-            for k in range(d):
-                dot += buf[k] * X[i, k]
-            out[i] += c * dot
+            for pj in range(p0, p1):
+                dot += XXt[i, kpts[pj]] * v[kpts[pj]]
+            out[i] += c2 * dot
     return out
 
 

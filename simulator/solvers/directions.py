@@ -107,16 +107,17 @@ class Sketched(_GaussNewton):
         self._last = (B, (fs.indptr, fs.indices))  # for the measured distortion (metrics)
         kptr, kpts, aK = fs.kptr, fs.kpts, fs.aK
 
-        def matvec(v):  # G v through the sparse A = J_tᵀ, O(nnz·d)
-            return _jac.gram_matvec(kptr, kpts, aK, p.X, v)
+        def matvec(v):  # G v through the sparse A = J_tᵀ, d-free: O(Σ_r |F_r|²)
+            return _jac.gram_matvec(kptr, kpts, aK, p.XXt, v)
 
         with phase("regression"):
             g, iters, res = self._solve(matvec, R, y_reg, self.eps_reg, o["reg_max_iter"])
         record.counters.update(reg_iterations=iters, reg_residual=res, sketch_rows=self.s)
+        sizes = np.diff(kptr)
+        gv = ops.gv_sparse(int(sizes.shape[0]), fs.nnz, int(sizes @ sizes))
         self.op_terms = {"sketch": {**sketch_op_terms(o["sketch"], fs.nnz, p, self.s, self.nnz),
                                     "preconditioner": ops.preconditioner(self.s, p.n)},
-                         "regression": {o["regression"]: regression_ops(o["regression"], iters, p.n,
-                                                                         ops.gv_sparse(fs.nnz, p.d), y_reg)}}
+                         "regression": {o["regression"]: regression_ops(o["regression"], iters, p.n, gv, y_reg)}}
         return g
 
     def last_sketch(self):
