@@ -111,6 +111,24 @@ def test_every_sketch_preconditions_the_paper_iteration(sketch):
     assert rel(s.weights(), ref.weights()) < 1e-9
 
 
+@pytest.mark.parametrize("index", ["tree", "fireset", "active"])
+def test_the_step_sketch_is_the_sketch_of_its_fire_sets(index):
+    # the fire sets each index hands the sketch (its CSR, in slots or ids inside) are the exact ones: the step's
+    # B is the public sketch_jt of the fire sets queried before the step, bit for bit, and S·Jᵀ to round-off
+    from simulator.kernels.sketch import osnap_matrix, dense_jt, sketch_jt
+    p = problem(n=8, d=4, m=512)
+    s = started("sublinear", p, index=index)
+    for t in range(2):
+        fs = s.index.query(point_major=True)
+        indptr, indices = fs.indptr, fs.indices
+        assert s.step().error is None
+        B, _ = s.last_sketch()
+        rows, nnz = s.info["sketch_rows"], s.info["sketch_nnz"]
+        np.testing.assert_array_equal(B, sketch_jt(indptr, indices, p.a, p.X, p.m, rows, nnz, p.sketch_seed + t))
+        ref = osnap_matrix(p.m, p.d, rows, nnz, p.sketch_seed + t) @ dense_jt(indptr, indices, p.a, p.X, p.m)
+        np.testing.assert_allclose(B, ref, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("name,options", [("gauss-newton", {}), ("sublinear", {}),
                                           ("sublinear", dict(regression="exact-gram", index="fireset",
                                                              leaf_update="gram"))])

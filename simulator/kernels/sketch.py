@@ -70,14 +70,18 @@ def _mix64(z):
 
 
 @njit(cache=True, inline="always")
+def _hashed(key, ctr, lo, size):
+    """Row in [lo, lo + size) and sign of the nonzero of S with counter ctr (one splitmix64 mix)."""
+    h = _mix64(key + _GOLDEN * np.uint64(ctr + 1))
+    # multiply-shift maps the top 32 bits uniformly onto [0, size)
+    return lo + np.int64(((h >> _S32) * size) >> _S32), 1.0 - 2.0 * np.float64(h & _ONE)
+
+
+@njit(cache=True, inline="always")
 def _entry(key, ctr, k, lo, size):
     """Row and sign of the k-th nonzero of the column whose counter base is ctr;
     block k of the rows is [lo[k], lo[k] + size[k])."""
-    h = _mix64(key + _GOLDEN * np.uint64(ctr + k + 1))
-    # multiply-shift maps the top 32 bits uniformly onto [0, size)
-    off = np.int64(((h >> _S32) * size[k]) >> _S32)
-    sign = 1.0 - 2.0 * np.float64(h & _ONE)
-    return lo[k] + off, sign
+    return _hashed(key, ctr + k, lo[k], size[k])
 
 
 def _blocks(s, nnz):
@@ -129,21 +133,26 @@ def _sketch_col(Bt, i, indptr, indices, a, X, key, lo, size, scale):
     # contribute, block r of A[:, i] is a_r x_i / √m.
     d = X.shape[1]
     nnz = lo.shape[0]
-    # per fired neuron, the d·nnz hashes of its block first (independent: a loop the compiler vectorises),
-    # then the scatter-adds in the same order as one loop would do them (the same B, bit for bit)
-    rows = np.empty(d * nnz, dtype=np.int64)
-    signs = np.empty(d * nnz)
+    J = d * nnz
+    # Neuron r's block owns the counters r·J … r·J + J − 1 (entry j = c·nnz + k: coordinate c, nonzero k), so
+    # its J hashes are one loop over consecutive counters with per-j tables of block and value — a loop the
+    # compiler vectorises (~30 % of the sketch at 2^22) — then the scatter-adds in the same order (the same B,
+    # bit for bit, as entry by entry).
+    jlo = np.empty(J, dtype=np.int64)
+    jsize = np.empty(J, dtype=np.uint64)
+    xr = np.empty(J)
+    for j in range(J):
+        jlo[j], jsize[j], xr[j] = lo[j % nnz], size[j % nnz], X[i, j // nnz]
+    rows = np.empty(J, dtype=np.int64)
+    signs = np.empty(J)
+    b = Bt[i]
     for p in range(indptr[i], indptr[i + 1]):
         r = indices[p]
-        for k in range(nnz):  # the block's k-th nonzeros, strided by nnz
-            for c in range(d):
-                rows[c * nnz + k], signs[c * nnz + k] = _entry(key, (r * d + c) * nnz, k, lo, size)
+        for j in range(J):
+            rows[j], signs[j] = _hashed(key, r * J + j, jlo[j], jsize[j])
         ar = a[r] * scale
-        for c in range(d):
-            v = ar * X[i, c]
-            for k in range(nnz):
-                j = c * nnz + k
-                Bt[i, rows[j]] += signs[j] * v
+        for j in range(J):
+            b[rows[j]] += signs[j] * (ar * xr[j])
 
 
 @njit(cache=True, parallel=True)
