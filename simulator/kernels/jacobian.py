@@ -338,8 +338,9 @@ def explicit_leaves(W0, at, crow, C, X, by_point):
             if row >= 0:
                 for j in range(n):
                     cj = C[row, j]
-                    for c in range(d):
-                        w[c] += cj * X[j, c]
+                    if cj != 0.0:  # a neuron has moved along the few points it fired on: skip the rest
+                        for c in range(d):
+                            w[c] += cj * X[j, c]
             # u_i = Σ_c w_c x_{i,c}, summed over c in order for each point, all points at once: n independent
             # sums side by side (a dot product per point would be one chain of dependent adds)
             for i in range(n):
