@@ -128,6 +128,9 @@ def test_sketch_jt_equals_dense_product(m, nnz):
                 ref = osnap_matrix(m, d, s, nnz, seed) @ dense_jt(indptr, indices, a, X, m)
                 np.testing.assert_allclose(B, ref, rtol=0, atol=1e-12)
                 np.testing.assert_array_equal(B, Bp)
+                # a_r per fire pair from the caller: the same sketch, bit for bit
+                np.testing.assert_array_equal(B, sketch_jt(indptr, indices, a, X, m, s, nnz, seed,
+                                                           a_pairs=a[indices]))
                 if m <= 7:
                     np.testing.assert_allclose(
                         B, naive_sketch_jt(indptr, indices, a, X, m, s, nnz, seed),
@@ -169,6 +172,8 @@ def test_sketch_jt_work_and_validation():
         sketch_jt(indptr, indices, a, X, 10, 3, 4, 0)  # s < nnz
     with pytest.raises(ValueError):
         sketch_jt(indptr[:-1], indices, a, X, 10, 8, 1, 0)  # wrong indptr length
+    with pytest.raises(ValueError, match="a_pairs"):
+        sketch_jt(indptr, indices, a, X, 10, 8, 1, 0, a_pairs=np.ones(len(indices) + 1))  # not one per pair
     bad = indices.copy()
     bad[0] = 10
     with pytest.raises(ValueError):

@@ -41,6 +41,7 @@ class FireSets:
     indptr: np.ndarray | None = None  # point-major CSR, when asked for (a sketch reads it)
     indices: np.ndarray | None = None
     at: np.ndarray | None = None  # where K lies in the index's own structure (the tree: leaf slots), if it says
+    a_pairs: np.ndarray | None = None  # a_r for each pair of the point-major CSR (aligned with indices), if at hand
 
     @property
     def nnz(self):

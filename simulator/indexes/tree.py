@@ -64,7 +64,7 @@ class TreeIndex(PointMajorIndex):
         f = _jac.forward(indptr, slots, self._LT, self._a, p.b)
         at, kptr, kpts = _jac.by_neuron(indptr, slots, self._mark, True, self._k0)
         return FireSets(self.tree.neurons_at(at), kptr, kpts, self._a[at] / math.sqrt(p.m), f, np.diff(indptr),
-                        indptr, self.tree.neurons_at(slots), at=at)
+                        indptr, self.tree.neurons_at(slots), at=at, a_pairs=self._a[slots])
 
     def _by_neuron_span(self):
         return self._k0

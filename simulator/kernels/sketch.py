@@ -128,49 +128,50 @@ def osnap_entry(seed, r, c, k, d, s, nnz):
 # --------------------------------------------------------------------------
 
 @njit(cache=True)
-def _sketch_col(Bt, i, indptr, indices, a, X, key, lo, size, scale):
+def _sketch_col(Bt, i, indptr, indices, a_pairs, X, key, lo, size, scale):
     # B[:, i] = S (D_i ⊗ I_d) A[:, i]  (Algorithm 5 line 21); only r ∈ S_i
-    # contribute, block r of A[:, i] is a_r x_i / √m.
+    # contribute, block r of A[:, i] is a_r x_i / √m (a_r = a_pairs[p] for r = indices[p]).
     d = X.shape[1]
     nnz = lo.shape[0]
     J = d * nnz
     # Neuron r's block owns the counters r·J … r·J + J − 1 (entry j = c·nnz + k: coordinate c, nonzero k), so
     # its J hashes are one loop over consecutive counters with per-j tables of block and value — a loop the
-    # compiler vectorises (~30 % of the sketch at 2^22) — then the scatter-adds in the same order (the same B,
-    # bit for bit, as entry by entry).
+    # compiler vectorises (~30 % of the sketch at 2^22; block sizes as 32-bit, so the multiply-shift is a
+    # 32 × 32-bit product) — then the scatter-adds in the same order (the same B, bit for bit, as entry by
+    # entry).
     jlo = np.empty(J, dtype=np.int64)
-    jsize = np.empty(J, dtype=np.uint64)
+    jsize = np.empty(J, dtype=np.uint32)
     xr = np.empty(J)
     for j in range(J):
-        jlo[j], jsize[j], xr[j] = lo[j % nnz], size[j % nnz], X[i, j // nnz]
+        jlo[j], jsize[j], xr[j] = lo[j % nnz], np.uint32(size[j % nnz]), X[i, j // nnz]
     rows = np.empty(J, dtype=np.int64)
     signs = np.empty(J)
     b = Bt[i]
     for p in range(indptr[i], indptr[i + 1]):
         r = indices[p]
         for j in range(J):
-            rows[j], signs[j] = _hashed(key, r * J + j, jlo[j], jsize[j])
-        ar = a[r] * scale
+            rows[j], signs[j] = _hashed(key, r * J + j, jlo[j], np.uint64(jsize[j]))
+        ar = a_pairs[p] * scale
         for j in range(J):
             b[rows[j]] += signs[j] * (ar * xr[j])
 
 
 @njit(cache=True, parallel=True)
-def _sketch_jt_par(indptr, indices, a, X, key, s, lo, size, scale):
+def _sketch_jt_par(indptr, indices, a_pairs, X, key, s, lo, size, scale):
     n = X.shape[0]
     # (n, s) buffer: each thread owns whole contiguous rows, no false sharing.
     Bt = np.zeros((n, s))
     for i in prange(n):
-        _sketch_col(Bt, i, indptr, indices, a, X, key, lo, size, scale)
+        _sketch_col(Bt, i, indptr, indices, a_pairs, X, key, lo, size, scale)
     return Bt
 
 
 @njit(cache=True)
-def _sketch_jt_seq(indptr, indices, a, X, key, s, lo, size, scale):
+def _sketch_jt_seq(indptr, indices, a_pairs, X, key, s, lo, size, scale):
     n = X.shape[0]
     Bt = np.zeros((n, s))
     for i in range(n):
-        _sketch_col(Bt, i, indptr, indices, a, X, key, lo, size, scale)
+        _sketch_col(Bt, i, indptr, indices, a_pairs, X, key, lo, size, scale)
     return Bt
 
 
@@ -194,7 +195,7 @@ def _check_fire_sets(indptr, indices, a, X, m):
     return indptr, indices, a, X
 
 
-def sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=False):
+def sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=False, a_pairs=None):
     """B = S·Jᵀ (s × n) from the fire sets, S an OSNAP sketch generated on the fly.
 
     Seed 002, Algorithm 5 lines 15-21: B[:, i] = S (D_i ⊗ I_d) A[:, i] with
@@ -214,6 +215,10 @@ def sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=False):
         column is summed by one thread in the same order, so B is the same
         bits either way). At m = 2^22, n = 16 on this project's 2-core machine,
         idle: 121 ms serial, 52 ms parallel.
+    a_pairs : optional float64 aligned with indices, a_pairs[p] = a[indices[p]],
+        from a caller that has them in order (the tree index: a in leaf-slot
+        order); otherwise gathered here — a read of a at each fired neuron,
+        spread over all m entries, was a quarter of the sketch at 2^22.
 
     Returns
     -------
@@ -226,9 +231,15 @@ def sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=False):
     if s >= 1 << 32:
         raise ValueError("s must be < 2^32")
     indptr, indices, a, X = _check_fire_sets(indptr, indices, a, X, m)
+    if a_pairs is None:
+        a_pairs = a[indices]
+    else:
+        a_pairs = np.ascontiguousarray(a_pairs, dtype=np.float64)
+        if a_pairs.shape != indices.shape:
+            raise ValueError(f"a_pairs must have shape {indices.shape} (one per fire pair), got {a_pairs.shape}")
     kern = _sketch_jt_par if parallel else _sketch_jt_seq
     lo, size = _blocks(s, nnz)
-    Bt = kern(indptr, indices, a, X, seed_key(seed), np.int64(s), lo, size,
+    Bt = kern(indptr, indices, a_pairs, X, seed_key(seed), np.int64(s), lo, size,
               1.0 / math.sqrt(m) / math.sqrt(nnz))
     return Bt.T
 

@@ -102,7 +102,8 @@ class Sketched(_GaussNewton):
         check_fire_counts(fs.counts)
         y_reg = fs.f - p.y
         with phase("sketch"):
-            B = sketch_jacobian(o["sketch"], fs.indptr, fs.indices, p, self.s, self.nnz, p.sketch_seed + t)
+            B = sketch_jacobian(o["sketch"], fs.indptr, fs.indices, p, self.s, self.nnz, p.sketch_seed + t,
+                                a_pairs=fs.a_pairs)
             R = preconditioner(B)
         self._last = (B, (fs.indptr, fs.indices))  # for the measured distortion (metrics)
         kptr, kpts, aK = fs.kptr, fs.kpts, fs.aK

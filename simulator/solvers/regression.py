@@ -37,15 +37,16 @@ def sketch_words(options, n, d, m):
 PARALLEL_SKETCH = 1 << 21
 
 
-def sketch_jacobian(kind, indptr, indices, problem, s, nnz, seed):
-    """B = S·J_tᵀ (s × n). OSNAP/CountSketch never form S or J (O(nnz·d·s_nnz));
-    Gaussian and SRHT are dense references for small sizes (O(md) memory)."""
+def sketch_jacobian(kind, indptr, indices, problem, s, nnz, seed, a_pairs=None):
+    """B = S·J_tᵀ (s × n). OSNAP/CountSketch never form S or J (O(nnz·d·s_nnz)), with a_r per fire pair from
+    a_pairs when the caller has them in order (`sketch_jt`); Gaussian and SRHT are dense references for small
+    sizes (O(md) memory)."""
     p = problem
     if kind in ("osnap", "countsketch"):
         # Threads only for a large sketch: at m = 4096 an OpenMP barrier cost more than the whole sketch
         # (20 ms vs 0.6 ms); at 2^22 (25M scatter-adds) two threads halve it (121 → 52 ms)
         parallel = _sk.sketch_jt_work(indptr, p.d, nnz) >= PARALLEL_SKETCH
-        return _sk.sketch_jt(indptr, indices, p.a, p.X, p.m, s, nnz, seed, parallel=parallel)
+        return _sk.sketch_jt(indptr, indices, p.a, p.X, p.m, s, nnz, seed, parallel=parallel, a_pairs=a_pairs)
     A = _sk.dense_jt(indptr, indices, p.a, p.X, p.m)
     rng = np.random.default_rng(seed)
     if kind == "gaussian":
