@@ -30,6 +30,7 @@ __all__ = [
     "naive_leaves",
     "naive_query",
     "naive_band",
+    "naive_query_nodes",
     "naive_heap_ok",
     # data
     "naive_separability",
@@ -132,6 +133,20 @@ def naive_leaves(W, X):
 def naive_query(U, i, tau):
     """The neurons r with U[i, r] > tau (ascending, int64)."""
     return np.array([r for r in range(U.shape[1]) if U[i, r] > tau], dtype=np.int64)
+
+
+def naive_query_nodes(U, i, tau):
+    """Nodes a threshold walk of tree i reads at tau (Alg. 4): the root, and both children of every internal
+    node whose max exceeds tau — over the max-heap of U[i] padded with -inf to a power of two, built here."""
+    m = U.shape[1]
+    M = 1
+    while M < m:
+        M *= 2
+    heap = np.full(2 * M, -np.inf)
+    heap[M:M + m] = U[i]
+    for k in range(M - 1, 0, -1):
+        heap[k] = max(heap[2 * k], heap[2 * k + 1])
+    return 1 + 2 * sum(1 for k in range(1, M) if heap[k] > tau)
 
 
 def naive_band(U, i, lo, hi):

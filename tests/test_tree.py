@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from simulator.kernels import tree as kt
 from simulator.tree import ThresholdTree
 
-from naive import naive_band, naive_heap_ok, naive_leaves, naive_query
+from naive import naive_band, naive_heap_ok, naive_leaves, naive_query, naive_query_nodes
 
 
 # -- helpers -------------------------------------------------------------------
@@ -38,6 +38,19 @@ def test_build_and_query_match_naive(m):
             assert np.array_equal(got, expected)
             touched = t.nodes_touched - before
             assert touched <= C_QUERY * (len(got) + 1) * max(1.0, math.log2(m)) + 1
+            if m <= 1000:  # the walk reads exactly the root and the children of every internal node above tau
+                assert touched == naive_query_nodes(t.leaves, i, tau)
+
+
+@pytest.mark.parametrize("m", [1, 3, 5, 8, 100])
+def test_query_all_when_every_leaf_fires(m):
+    # every slot a hit, padding leaves read beside them: the hits fill the m-long scratch exactly
+    U = np.random.default_rng(m).standard_normal((3, m))
+    t = ThresholdTree.from_leaves(U)
+    indptr, indices = t.query_all(-np.inf)
+    assert np.array_equal(indptr, np.arange(4) * m)
+    assert np.array_equal(indices, np.tile(np.arange(m), 3))
+    assert np.array_equal(t.report_band(0, -np.inf, np.inf), np.arange(m)) and t.count_band(0, -np.inf, np.inf) == m
 
 
 def test_ties_exactly_at_tau_are_excluded():
