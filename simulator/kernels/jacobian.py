@@ -313,45 +313,38 @@ def add_step_rows(W, K, kptr, kpts, dcv, X):
                 W[r, k] += c * X[j, k]
 
 
-#: neurons per task of `explicit_leaves` (each task has its own d-vector of scratch)
-_LEAF_BLOCK = 1024
+#: neurons per task of `explicit_rows`
+_ROW_BLOCK = 1024
 
 
 @njit(cache=True, parallel=True)
-def explicit_leaves(W0, at, crow, C, X, by_point):
-    """The inner-product leaf update (seed 002 Alg. 5): for neuron q of a batch, its explicit row
-    w = W0[at[q]] + Σ_j C[crow[q], j] x_j (crow −1: it never moved, w = w_r(0)), then u_i = <w, x_i> for
-    every point: O(k·n·d), one pass, no k × d temporary. Returns (n, k) when by_point (the trees' layout),
-    else (k, n)."""
+def explicit_rows(W0, at, crow, C, X):
+    """Explicit rows (k, d) of a batch of neurons: w = W0[at[q]] + Σ_j C[crow[q], j] x_j (crow −1: it never
+    moved, w = w_r(0)). A neuron has moved along the few points it fired on, so only its nonzero coefficients
+    are added: O(k·d·(1 + moved coefficients))."""
     k = at.shape[0]
     n, d = X.shape
-    XT = np.ascontiguousarray(X.T)
-    out = np.empty((n, k)) if by_point else np.empty((k, n))
-    for blk in prange((k + _LEAF_BLOCK - 1) // _LEAF_BLOCK):
-        w = np.empty(d)
-        u = np.empty(n)
-        for q in range(blk * _LEAF_BLOCK, min(k, (blk + 1) * _LEAF_BLOCK)):
+    out = np.empty((k, d))
+    for blk in prange((k + _ROW_BLOCK - 1) // _ROW_BLOCK):
+        for q in range(blk * _ROW_BLOCK, min(k, (blk + 1) * _ROW_BLOCK)):
             src = W0[at[q]]
+            w = out[q]
             for c in range(d):
                 w[c] = src[c]
             row = crow[q]
             if row >= 0:
                 for j in range(n):
                     cj = C[row, j]
-                    if cj != 0.0:  # a neuron has moved along the few points it fired on: skip the rest
+                    if cj != 0.0:
                         for c in range(d):
                             w[c] += cj * X[j, c]
-            # u_i = Σ_c w_c x_{i,c}, summed over c in order for each point, all points at once: n independent
-            # sums side by side (a dot product per point would be one chain of dependent adds)
-            for i in range(n):
-                u[i] = 0.0
-            for c in range(d):
-                wc = w[c]
-                for i in range(n):
-                    u[i] += wc * XT[c, i]
-            for i in range(n):
-                if by_point:
-                    out[i, q] = u[i]
-                else:
-                    out[q, i] = u[i]
     return out
+
+
+def explicit_leaves(W0, at, crow, C, X, by_point):
+    """The inner-product leaf update (seed 002 Alg. 5): each neuron's explicit row (`explicit_rows`), then
+    u_i = <w, x_i> for every point, O(k·n·d), as one BLAS product — (n, k) when by_point (the trees' layout),
+    else (k, n). At 2^22 (1.8·10⁵ neurons, n = 16, d = 32) the product took 19 ms where a fused Numba pass's
+    inner products took ~40 ms (its loops kept the n sums in memory, not registers)."""
+    rows = explicit_rows(W0, at, crow, C, X)
+    return X @ rows.T if by_point else rows @ X.T

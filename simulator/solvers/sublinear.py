@@ -67,6 +67,8 @@ class Sublinear(Solver):
         # and the sketch of a sketched direction
         k = m if k is None else k
         words = get_index(options["index"]).memory_words(n, d, m, k=k) + n * k
+        if options.get("leaf_update", "inner-product") == "inner-product":
+            words += k * d  # a step's explicit rows of K, before their inner products (kernels/jacobian.py)
         if options.get("step", "gauss-newton") == "gauss-newton" and options.get("regression") in ("paper", "pcg"):
             words += sketch_words(options, n, d, m)
         if options.get("index") == "lsh":  # per table: codes, order, sorted codes, argsort scratch, (L, m) int64 each
