@@ -42,17 +42,20 @@ def by_neuron(indptr, indices, mark, sort, span=0):
             mark[r] = 0
             K[k] = r
             k += 1
-    if sort and span > 0:
+    if sort and span > 0:  # ascending by one scan, each marked id given its position as it is found
         k = 0
         for r in range(span):
             if mark[r] == 0:
+                mark[r] = k
                 K[k] = r
                 k += 1
-    K = K[:k].copy()
-    if sort and span <= 0:
-        K.sort()
-    for q in range(k):
-        mark[K[q]] = q
+        K = K[:k].copy()
+    else:
+        K = K[:k].copy()
+        if sort:
+            K.sort()
+        for q in range(k):
+            mark[K[q]] = q
     kptr = np.zeros(k + 1, dtype=np.int64)
     for p in range(nnz):
         kptr[mark[indices[p]] + 1] += 1
