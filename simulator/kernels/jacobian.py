@@ -114,6 +114,10 @@ def gram_matvec(kptr, kpts, aK, XXt, v):
     for q in range(kptr.shape[0] - 1):
         c2 = aK[q] * aK[q]
         p0, p1 = kptr[q], kptr[q + 1]
+        if p1 - p0 == 1:  # the common case, the same arithmetic without the loops
+            i = kpts[p0]
+            out[i] += c2 * (XXt[i, i] * v[i])
+            continue
         for p in range(p0, p1):
             i = kpts[p]
             dot = 0.0
