@@ -44,9 +44,14 @@ def test_kernels_match_the_dense_jacobian(m, n, d, seed, sort):
     assert np.allclose(dC @ X, -step[K], rtol=1e-12, atol=1e-14)
     row_of = np.full(m, -1, dtype=np.int64)
     C = np.zeros((K.size + 1, n))
-    moved = jac.accumulate_coefficients(row_of, C, 0, K, kptr, kpts, dcv)
+    ids = np.full(K.size + 1, -1, dtype=np.int64)
+    moved = jac.accumulate_coefficients(row_of, C, 0, K, kptr, kpts, dcv, ids)
     assert moved == K.size and np.array_equal(C[row_of[K]], dC)
-    assert jac.accumulate_coefficients(row_of, C, moved, K, kptr, kpts, dcv) == moved  # no new rows
+    assert np.array_equal(ids[row_of[K]], K) and ids[-1] == -1  # row k of C is neuron ids[k]'s
+    assert jac.accumulate_coefficients(row_of, C, moved, K, kptr, kpts, dcv, ids) == moved  # no new rows
+    if K.size:
+        with pytest.raises(IndexError):  # a first-time mover with no free row: an error, not a write past C
+            jac.accumulate_coefficients(np.full(m, -1, dtype=np.int64), C[:1], 1, K, kptr, kpts, dcv, ids)
     assert np.array_equal(C[row_of[K]], 2 * dC)
     D = jac.leaf_deltas(kptr, kpts, dcv, XXt)
     assert np.allclose(D, -(step[K] @ X.T), rtol=1e-12, atol=1e-14)
@@ -120,7 +125,7 @@ def test_fused_active_step_equals_the_composed_kernels():
         g = rng.standard_normal(n)
         K, kptr, kpts, LK = act1
         dcv = jac.step_coefficients(kptr, kpts, a[K] / math.sqrt(m), g)
-        moved1 = jac.accumulate_coefficients(row1, C1, moved1, K, kptr, kpts, dcv)
+        moved1 = jac.accumulate_coefficients(row1, C1, moved1, K, kptr, kpts, dcv, np.full(m, -1, dtype=np.int64))
         rows = LK + jac.leaf_deltas(kptr, kpts, dcv, XXt)
         K1, kptr1, kpts1, LK1, _, left1 = act.active_update(K, rows, LK, b)
         act1 = (K1, kptr1, kpts1, LK1)

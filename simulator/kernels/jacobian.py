@@ -143,17 +143,21 @@ def step_coefficients(kptr, kpts, aK, g):
 
 
 @njit(cache=True)
-def accumulate_coefficients(row_of, C, moved, K, kptr, kpts, dcv):
-    """c_r += the step's coefficients for r ∈ K, giving first-time movers the next free row of C.
+def accumulate_coefficients(row_of, C, moved, K, kptr, kpts, dcv, ids):
+    """c_r += the step's coefficients for r ∈ K, giving first-time movers the next free row of C (and
+    ids[row] = r: row k of C is neuron ids[k]'s).
 
-    C must have room for `moved + len(K)` rows. Returns the new number of rows in use.
+    C and ids must have room for every first-time mover. Returns the new number of rows in use.
     """
     for q in range(K.shape[0]):
         r = K[q]
         row = row_of[r]
         if row < 0:
+            if moved >= C.shape[0] or moved >= ids.shape[0]:  # the caller reserved too few rows: never write past
+                raise IndexError("accumulate_coefficients: C has no free row for a first-time mover")
             row = moved
             row_of[r] = row
+            ids[row] = r
             moved += 1
         for p in range(kptr[q], kptr[q + 1]):
             C[row, kpts[p]] += dcv[p]

@@ -208,10 +208,14 @@ class ImplicitWeights:
         self._support = None  # (sorted neuron ids, their rows of W0) when held here
 
     def reserve(self, k):
-        """Make room in C for k more moving neurons."""
+        """Make room in C for k more moving neurons (never more than the held support: only those can move)."""
         need = self.moved + k
+        if self._support is not None:
+            need = min(need, self._support[0].shape[0])
         if need > self.C.shape[0]:
             cap = max(need, 2 * self.C.shape[0])
+            if self._support is not None:
+                cap = min(cap, self._support[0].shape[0])
             grown = np.zeros((cap, self.C.shape[1]))
             grown[:self.moved] = self.C[:self.moved]
             ids = np.full(cap, -1, dtype=np.int64)
@@ -240,10 +244,7 @@ class ImplicitWeights:
         self.reserve(K.shape[0])
         before = self.moved
         row = self.row
-        self.moved = int(_jac.accumulate_coefficients(row, self.C, before, K, kptr, kpts, dcv))
-        if self.moved > before:
-            new = K[row[K] >= before]
-            self.ids[row[new]] = new
+        self.moved = int(_jac.accumulate_coefficients(row, self.C, before, K, kptr, kpts, dcv, self.ids))
 
     def coefficients(self, neurons):
         rows = self.row[neurons]
