@@ -193,14 +193,16 @@ def naive_mix(z):
 
 
 def naive_entry(seed, r, c, k, d, s, nnz):
-    """Documented hash, in Python integers: key = mix(seed + γ), counter
-    (r·d + c)·nnz + k, h = mix(key + γ·(counter + 1)); row from the top 32
-    bits inside block k, sign from bit 0."""
+    """Documented hash, in Python integers: key = mix(seed + γ); column j = r·d + c has P = ⌈nnz/2⌉ mixes
+    h_t = mix(key + γ·(j·P + t + 1)); nonzero k takes the 32-bit half x = (h_{k//2} >> 32·(k % 2)) mod 2^32,
+    its row from the top 31 bits of x inside block k, its sign from bit 0 of x."""
     key = naive_mix(int(seed) + GOLDEN)
-    h = naive_mix(key + GOLDEN * ((r * d + c) * nnz + k + 1))
+    P = (nnz + 1) // 2
+    h = naive_mix(key + GOLDEN * ((r * d + c) * P + k // 2 + 1))
+    x = (h >> (32 * (k % 2))) & 0xFFFFFFFF
     lo = k * s // nnz
     size = (k + 1) * s // nnz - lo
-    return lo + (((h >> 32) * size) >> 32), (1.0 if h & 1 == 0 else -1.0)
+    return lo + (((x >> 1) * size) >> 31), (1.0 if x & 1 == 0 else -1.0)
 
 
 def naive_osnap_matrix(m, d, s, nnz, seed):
