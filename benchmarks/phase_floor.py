@@ -11,7 +11,9 @@ phase must move at the least (below), and that volume over this machine's memory
 same process (numpy copy of 512 MiB: bytes read + written per second, best of 5). floor = bytes / bandwidth;
 measured / floor says how far a phase is from being limited by memory traffic alone. A phase far above its
 floor is limited by something else — latency of dependent loads, branches, or arithmetic — and the last column
-gives the operations the step counted for it (phase_flops, indexes/ops.py) for that reading.
+gives the operations the step counted for it (phase_flops, indexes/ops.py) for that reading; for the sketch,
+whose data fit in cache, the script also measures one scatter-add into a cache-resident row and prints what its
+hashed adds need at that rate. Every kernel is compiled first on a tiny problem (untimed).
 
 Bytes each phase must move (8-byte words; k = |K|, q = Σ_i|S_i| fire pairs, n points, d dimensions, s sketch
 rows, it = regression iterations, T_q / T_u = tree nodes the query / update touched, each read once; a node
@@ -78,6 +80,8 @@ def run(name, problem, lam, steps):
     rec = s.init()
     if rec.error:
         raise SystemExit(f"{name}: init: {rec.error}")
+    k0 = getattr(s.index, "_k0", None)  # the tree index's |K_0|; the active index's K is K_0 before any step
+    k0 = k0 if k0 is not None else len(getattr(s.index, "K", ()))
     rows = []
     for _ in range(steps):
         rec = s.step()
@@ -85,8 +89,30 @@ def run(name, problem, lam, steps):
             raise SystemExit(f"{name}: step: {rec.error}")
         rows.append((dict(rec.phase_seconds), {k: dict(v) for k, v in s.op_terms.items()},
                      {k: v for k, v in rec.counters.items() if isinstance(v, (int, float))}))
-    info = {"k0": getattr(s.index, "_k0", None), "s": s.info.get("sketch_rows")}
+    info = {"k0": k0, "s": s.info.get("sketch_rows")}
     return rows, info
+
+
+def scatter_add_seconds(np, size=15112, count=1 << 24):
+    """Seconds per scatter-add b[row] += v into a cache-resident row of `size` doubles, rows precomputed
+    (the sketch's inner operation without its hashing), best of 3."""
+    from numba import njit
+
+    @njit(cache=False)
+    def scatter(b, rows, v):
+        for j in range(rows.shape[0]):
+            b[rows[j]] += v[j & 127]
+
+    rng = np.random.default_rng(0)
+    rows = np.tile(rng.integers(0, size, 1 << 12).astype(np.int64), count >> 12)
+    b, v = np.zeros(size), rng.standard_normal(128)
+    scatter(b, rows[:16], v)
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        scatter(b, rows, v)
+        best = min(best, time.perf_counter() - t)
+    return best / rows.size
 
 
 def paper_words(c, terms, n, d, s):
@@ -107,13 +133,15 @@ def main(argv):
     _env.reexec(__file__, _env.wanted_env(1, True), argv)
     import numpy as np
 
-    from cpi import build_problem
+    from cpi import build_problem, warm_up
 
     from simulator.indexes import ops
 
     bw = bandwidth(np)
-    print(f"# memory bandwidth (numpy copy, read + write): {bw / 1e9:.2f} GB/s; load average "
-          f"{os.getloadavg()[0]:.2f}", flush=True)
+    sa = scatter_add_seconds(np)
+    print(f"# memory bandwidth (numpy copy, read + write): {bw / 1e9:.2f} GB/s; a scatter-add into a cache-resident "
+          f"row: {sa * 1e9:.2f} ns; load average {os.getloadavg()[0]:.2f}", flush=True)
+    warm_up(["sublinear-paper", "sublinear-fast"])  # no timing includes Numba compilation
     problem, lam = build_problem(args.log2m, args.n, args.d, args.seed)
     n, d = args.n, args.d
     for name, words_of in (("sublinear-paper", paper_words), ("sublinear-fast", fast_words)):
@@ -133,6 +161,11 @@ def main(argv):
             print(f"| {ph} | {sec * 1e3:.1f} ms | {8 * words / 1e6:.1f} MB | {floor * 1e3:.2f} ms | {ratio} | "
                   f"{opn / 1e6:.1f} M |")
         print(f"| step | {total * 1e3:.1f} ms | | | | |")
+        hashed = [r[1].get("sketch", {}).get("sketch_hashed", 0) for r in rows]
+        if any(hashed):
+            adds = float(np.median(hashed))
+            print(f"\nThe sketch is bound by arithmetic, not traffic: {adds / 1e6:.1f} M hashed scatter-adds, which at "
+                  f"{sa * 1e9:.2f} ns per scatter-add alone (no hashing) need {adds * sa * 1e3:.1f} ms.")
     print(f"\n# load average at the end {os.getloadavg()[0]:.2f}")
 
 
