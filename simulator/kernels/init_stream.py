@@ -151,6 +151,26 @@ def _leaves(w, XT, out):
             out[i] += wj * XT[j, i]
 
 
+@njit(inline="always")
+def _leaves4(W, r, XT, U):
+    """`_leaves` of rows r … r+3 of W into U (4, n), bit for bit (each row's sum over j in the same order), the
+    four rows' sums interleaved: one row's sums form a chain through memory that waits on itself at every j,
+    four independent chains overlap (0.19 → 0.12 s per 2^20 rows at n = 16, d = 32)."""
+    d, n = XT.shape
+    for q in range(4):
+        for i in range(n):
+            U[q, i] = 0.0
+    for j in range(d):
+        x = XT[j]
+        a0, a1, a2, a3 = W[r, j], W[r + 1, j], W[r + 2, j], W[r + 3, j]
+        for i in range(n):
+            xi = x[i]
+            U[0, i] += a0 * xi
+            U[1, i] += a1 * xi
+            U[2, i] += a2 * xi
+            U[3, i] += a3 * xi
+
+
 @njit(parallel=True, cache=True)
 def normals(key, start, count, ki, wi, fi):
     """Numbers start … start+count−1 of the stream `key` (flat; a block of W0 is `rows`)."""
@@ -204,16 +224,24 @@ def _scan(key, lo, hi, XT, b, d, counts, partial, want_gram, ki, wi, fi):
         # the sub-block's rows (not a per-thread scratch: numba.get_thread_id() makes the cached kernel take
         # 0.7 s to load, and after the first free glibc serves a block of this size from the heap)
         Wb = np.empty((r1 - r0, d))
-        u = np.empty(n)
-        for r in range(r0, r1):
-            w = Wb[r - r0]
-            _fill_row(key, r, d, w, ki, wi, fi)
-            _leaves(w, XT, u)
-            c = 0
-            for i in range(n):
-                if u[i] > b:
-                    c += 1
-            counts[r - lo] = c
+        U = np.empty((4, n))
+        r = r0
+        while r < r1:
+            rows = min(4, r1 - r)
+            for q in range(rows):
+                _fill_row(key, r + q, d, Wb[r + q - r0], ki, wi, fi)
+            if rows == 4:
+                _leaves4(Wb, r - r0, XT, U)
+            else:
+                for q in range(rows):
+                    _leaves(Wb[r + q - r0], XT, U[q])
+            for q in range(rows):
+                c = 0
+                for i in range(n):
+                    if U[q, i] > b:
+                        c += 1
+                counts[r + q - lo] = c
+            r += rows
         if want_gram:
             partial[s] = _block_gram(Wb)
 

@@ -33,8 +33,8 @@ with the measured ratios beside it, and does not make `validate` exit 1. The spa
 import math
 
 import numpy as np
-from scipy.special import erfc
 
+from simulator.kernels.gauss import ndtr
 from simulator.ntk import _lam, _m, _n, _real
 from simulator.theory import FAILS, HOLDS, NA, RATIO, registrar, unknown_constant
 from simulator.theory.seed001 import direction_of
@@ -68,7 +68,7 @@ INIT_DEVIATION = ("not the paper's N(0, 2/m) with b = √(2α log m), which leav
 
 def gaussian_tail(t):
     """Q(t) = P[Z > t] for a standard normal Z (array or scalar)."""
-    return 0.5 * erfc(np.asarray(t, dtype=np.float64) / math.sqrt(2.0))
+    return ndtr(-np.asarray(t, dtype=np.float64))  # Φ(−t), by libm's erfc (no scipy.special: 0.7 s to import)
 
 
 def gaussian_density(t):
