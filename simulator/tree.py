@@ -211,12 +211,6 @@ class ThresholdTree:
         self._W = None
         self._set(idx, U_rows)
 
-    def set_leaves_by_point(self, idx, UT):
-        """`set_leaves` with the values point-major, UT (n, len(idx)) (what the batched Update reads); unchecked:
-        idx distinct in-range int64 ids, UT finite float64 (a solver's K)."""
-        self._W = None
-        self._set(idx, UT, by_point=True)
-
     def set_leaves_at_slots(self, slots, UT):
         """The batched Update by slot: leaf slots `slots` (distinct, ascending int64) get the values UT
         (n, len(slots)) (finite float64); unchecked, for a caller that works in slots (the tree index)."""

@@ -170,6 +170,33 @@ def test_paper_update_mixes_with_leaf_only_updates(m, permuted):
     assert t.weights is None  # set_leaves made the weights unknown; the leaves are still exact
 
 
+@pytest.mark.parametrize("m", [1, 9, 300])
+def test_the_slot_interface_is_the_id_interface_in_slots(m):
+    # query_slots / neurons_at / set_leaves_at_slots (the tree index works in slots): the same answers, nodes
+    # and counts as query_all / set_leaves by neuron id, on a tree whose leaves are permuted
+    rng = np.random.default_rng(m)
+    n = 3
+    U = rng.standard_normal((n, m))
+    order = rng.permutation(m)
+    by_id, by_slot = ThresholdTree.from_leaves(U, order=order), ThresholdTree.from_leaves(U, order=order)
+    for _ in range(4):
+        tau = float(rng.normal())
+        indptr, ids = by_id.query_all(tau)
+        sptr, slots = by_slot.query_slots(tau)
+        assert np.array_equal(sptr, indptr) and by_slot.nodes_touched == by_id.nodes_touched
+        for i in range(n):  # ascending slots per point; their neurons are the point's fire set
+            got = slots[sptr[i]:sptr[i + 1]]
+            assert np.all(np.diff(got) > 0)
+            assert np.array_equal(np.sort(by_slot.neurons_at(got)), ids[indptr[i]:indptr[i + 1]])
+        k = int(rng.integers(1, m + 1))
+        at = np.sort(rng.choice(m, size=k, replace=False)).astype(np.int64)
+        values = rng.standard_normal((n, k))
+        by_id.set_leaves(by_id.neurons_at(at), values.T)
+        by_slot.set_leaves_at_slots(at, values)
+        assert np.array_equal(by_slot.nodes, by_id.nodes) and by_slot.nodes_touched == by_id.nodes_touched
+        naive_heap_ok(by_slot.nodes, by_slot.M, by_slot.leaves_by_slot)
+
+
 def test_update_needs_the_points():
     W, X = rand_problem(8)
     t = ThresholdTree(W, X)
