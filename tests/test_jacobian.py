@@ -67,6 +67,22 @@ def test_kernels_match_the_dense_jacobian(m, n, d, seed, sort):
     assert np.array_equal(jac.gather_leaves(U.T, K), U[:, K].T)
 
 
+def test_by_neuron_by_a_scan_of_span_marks():
+    rng = np.random.default_rng(3)
+    m, n = 50, 4
+    indptr = np.array([0, 3, 3, 7, 9], dtype=np.int64)
+    indices = np.concatenate([np.sort(rng.choice(30, c, replace=False)) for c in np.diff(indptr)]).astype(np.int64)
+    mark = np.full(m, -1, dtype=np.int64)
+    sorted_ = jac.by_neuron(indptr, indices, mark, True)
+    scanned = jac.by_neuron(indptr, indices, mark, True, 30)  # every index < 30: K by a scan of 30 marks
+    for a, b in zip(sorted_, scanned):
+        assert np.array_equal(a, b)
+    assert np.all(mark == -1)
+    with pytest.raises(ValueError, match="span"):  # a bound that is wrong is an error, and the scratch is clean
+        jac.by_neuron(indptr, indices, mark, True, int(indices.max()))
+    assert np.all(mark == -1)
+
+
 def test_empty_fire_sets():
     indptr = np.zeros(4, dtype=np.int64)
     indices = np.zeros(0, dtype=np.int64)

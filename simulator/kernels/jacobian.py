@@ -43,12 +43,17 @@ def by_neuron(indptr, indices, mark, sort, span=0):
             K[k] = r
             k += 1
     if sort and span > 0:  # ascending by one scan, each marked id given its position as it is found
+        distinct = k
         k = 0
         for r in range(span):
             if mark[r] == 0:
                 mark[r] = k
                 K[k] = r
                 k += 1
+        if k != distinct:  # an id at or beyond span: the scan missed it (the caller's bound was wrong)
+            for p in range(nnz):
+                mark[indices[p]] = -1
+            raise ValueError("by_neuron: an index lies at or beyond span")
         K = K[:k].copy()
     else:
         K = K[:k].copy()
