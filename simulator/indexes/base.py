@@ -194,8 +194,8 @@ class PointMajorIndex(Index):
         counts, and f_t."""
         n, k = self.problem.n, int(fs.K.shape[0])
         terms = self._structure_query_ops(fs, work)
-        terms.update(by_neuron=ops.by_neuron(fs.nnz, k, self.sorted_K, self._by_neuron_span()), fire_views=ops.fire_views(k, n),
-                     forward=self._forward_ops(fs.nnz))
+        terms.update(by_neuron=ops.by_neuron(fs.nnz, k, self.sorted_K, self._by_neuron_span()),
+                     fire_views=ops.fire_views(k, n), forward=self._forward_ops(fs.nnz))
         return terms
 
     def fire_sets(self):

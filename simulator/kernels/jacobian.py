@@ -158,7 +158,7 @@ def accumulate_coefficients(row_of, C, moved, K, kptr, kpts, dcv, ids):
         r = K[q]
         row = row_of[r]
         if row < 0:
-            if moved >= C.shape[0] or moved >= ids.shape[0]:  # the caller reserved too few rows: never write past
+            if moved >= C.shape[0] or moved >= ids.shape[0]:  # too few rows reserved: never write past C or ids
                 raise IndexError("accumulate_coefficients: C has no free row for a first-time mover")
             row = moved
             row_of[r] = row

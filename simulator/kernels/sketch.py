@@ -20,7 +20,7 @@ j = r·d + c has P = ⌈nnz/2⌉ mixes H_t = mix(key + γ·(j·P + t + 1)), t < 
 nonzero k takes the 32-bit half x = (H_{⌊k/2⌋} >> 32·(k mod 2)) mod 2^32: its
 top 31 bits pick the row inside block k (multiply-shift, no modulo bias
 beyond 2^-31), its bit 0 the sign. (Until 2026-12-03 each nonzero had a mix of
-its own; two per mix halved the sketch's hashing, ~45 % of its time.)
+its own; two per mix halve the mixes, and the sketch at 2^22 got 10-15 % faster.)
 
 Dense references for small sizes: `osnap_matrix` (same hash), `gaussian_sketch`,
 `srht_apply` (with `fwht`), `dense_jt`. `subspace_distortion` and
@@ -236,8 +236,9 @@ def sketch_jt(indptr, indices, a, X, m, s, nnz, seed, parallel=False, a_pairs=No
     seed : int, selects S (same seed ⇒ same S; see `seed_key`).
     parallel : bool, prange over the n columns (independent, no races; each
         column is summed by one thread in the same order, so B is the same
-        bits either way). At m = 2^22, n = 16 on this project's 2-core machine,
-        idle: 121 ms serial, 52 ms parallel.
+        bits either way). On this project's 2-vCPU VM two threads gain little
+        for this vectorised loop (the solver turns them on from
+        `regression.PARALLEL_SKETCH` scatter-adds).
     a_pairs : optional float64 aligned with indices, a_pairs[p] = a[indices[p]],
         from a caller that has them in order (the tree index: a in leaf-slot
         order); otherwise gathered here — a read of a at each fired neuron,
