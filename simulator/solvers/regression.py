@@ -44,7 +44,7 @@ def sketch_jacobian(kind, indptr, indices, problem, s, nnz, seed, a_pairs=None):
     p = problem
     if kind in ("osnap", "countsketch"):
         # Threads only for a large sketch: at m = 4096 an OpenMP barrier cost more than the whole sketch
-        # (20 ms vs 0.6 ms); at 2^22 (25M scatter-adds) two threads halve it (121 → 52 ms)
+        # (20 ms vs 0.6 ms); at 2^22 (25M scatter-adds) two threads take it from 84-87 to 44-57 ms
         parallel = _sk.sketch_jt_work(indptr, p.d, nnz) >= PARALLEL_SKETCH
         return _sk.sketch_jt(indptr, indices, p.a, p.X, p.m, s, nnz, seed, parallel=parallel, a_pairs=a_pairs)
     A = _sk.dense_jt(indptr, indices, p.a, p.X, p.m)
