@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from simulator.kernels.fireset import gram_from_csr
 from simulator.tree import FireSetIndex
 
 from naive import naive_fire_sets, naive_jacobian
@@ -31,6 +32,15 @@ def test_gram_from_incidence_equals_dense_jjt(m):
     check_csr(index, U, b)
     J = naive_jacobian(W, X, a, b)
     assert np.allclose(index.gram(X), J @ J.T, rtol=1e-12, atol=1e-14)
+    # ascending ids per point take the merge path, shuffled ones the sort path: the same counts, the same G
+    indptr, indices = index.csr()
+    shuffled = indices.copy()
+    for i in range(n):
+        rng.shuffle(shuffled[indptr[i]:indptr[i + 1]])
+    XXt = X @ X.T
+    G = gram_from_csr(indptr, indices, XXt, m)
+    assert np.array_equal(G, gram_from_csr(indptr, shuffled, XXt, m))
+    assert np.allclose(G, J @ J.T, rtol=1e-12, atol=1e-14)
 
 
 def test_updates_keep_the_index_exact():
