@@ -69,7 +69,7 @@ def test_kernels_match_the_dense_jacobian(m, n, d, seed, sort):
 
 def test_by_neuron_by_a_scan_of_span_marks():
     rng = np.random.default_rng(3)
-    m, n = 50, 4
+    m = 50
     indptr = np.array([0, 3, 3, 7, 9], dtype=np.int64)
     indices = np.concatenate([np.sort(rng.choice(30, c, replace=False)) for c in np.diff(indptr)]).astype(np.int64)
     mark = np.full(m, -1, dtype=np.int64)

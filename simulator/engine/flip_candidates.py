@@ -62,7 +62,8 @@ class FlipCandidates:
     def __init__(self, solver, fire_sets=None):
         """fire_sets: the solver's fire sets at t = 0 (CSR) if the caller has them already (the metrics do)."""
         p = solver.problem
-        rows_of = getattr(p, "w0_rows", None)  # the two-layer model's rows of W0, held or regenerated
+        # the two-layer model's rows of W0: from the solver when it holds them (a view), else held or regenerated
+        rows_of = getattr(solver, "w0_rows", None) or getattr(p, "w0_rows", None)
         if rows_of is None and hasattr(p, "W0"):
             rows_of = lambda ids: p.W0[ids]  # noqa: E731  (a problem that holds only W0)
         self.enabled = rows_of is not None and hasattr(p, "X")

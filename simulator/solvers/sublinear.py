@@ -147,6 +147,11 @@ class Sublinear(Solver):
     def drift(self):
         return self.W.drift()
 
+    def w0_rows(self, ids):
+        """Rows of W0 for these neurons: the ones the index holds (K_0's, for the tree and active-set
+        indexes) without regenerating them, else from the problem."""
+        return self.W.w0(ids)
+
     def drift_moved(self):
         return self.W.drift_moved()
 
