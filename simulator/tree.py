@@ -217,11 +217,10 @@ class ThresholdTree:
         self._W = None
         self._update(slots, UT)
 
-    def _set(self, idx, U, by_point=False):
-        """Neurons idx (distinct) get leaves U (len(idx), n), or (n, len(idx)) by_point: the batched Update
-        over their slots, ascending."""
+    def _set(self, idx, U):
+        """Neurons idx (distinct) get leaves U (len(idx), n): the batched Update over their slots, ascending."""
         slots = self.slots(idx)
-        UT = U if by_point else U.T
+        UT = U.T
         if slots.size > 1 and np.any(slots[1:] < slots[:-1]):  # ascending neurons of K_0 are ascending slots
             at = np.argsort(slots, kind="stable")
             slots, UT = slots[at], UT[:, at]

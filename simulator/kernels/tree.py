@@ -97,7 +97,7 @@ def _update_tree(nodes, M, i, idx, UT, cur, nxt):
         last = -1
         for q in range(ncur):
             p = cur[q] >> 1
-            fresh = p != last  # a parent already refreshed by its other child is neither counted nor redone
+            fresh = p != last  # a parent its other child already refreshed: recomputed (same value), not counted
             last = p
             left = nodes[i, 2 * p]
             right = nodes[i, 2 * p + 1]

@@ -271,7 +271,7 @@ class ImplicitWeights:
 
     def leaves(self, neurons, by_point=False, held_at=None):
         """<w_r, x_i> for the given neurons through their explicit rows, O(|neurons|·n·d) (the paper's
-        inner-product leaf update): (k, n), or (n, k) by_point. One fused pass, no k × d rows formed.
+        inner-product leaf update): (k, n), or (n, k) by_point. The k × d rows, then one BLAS product.
         held_at: where the neurons' rows are in `hold_rows`'s rows, when the caller knows (else searched)."""
         neurons = np.asarray(neurons, dtype=np.int64)
         crow = self.row[neurons] if self.moved else np.full(neurons.shape[0], -1, dtype=np.int64)
