@@ -127,14 +127,16 @@ class ThresholdTree:
 
     def query_all(self, tau):
         """Every tree at tau: fire sets as CSR arrays (indptr (n+1,), indices)."""
-        indptr, indices, touched = _tree.query_all(self._nodes, self.M, self.m, _threshold("tau", tau),
-                                                   self._order_arg())
+        indptr, indices, touched, unsorted = _tree.query_all(self._nodes, self.M, self.m, _threshold("tau", tau),
+                                                             self._order_arg())
         self.nodes_touched += int(touched)
+        for i in np.flatnonzero(unsorted):  # hits of a point spread over slots whose neurons do not ascend
+            indices[indptr[i]:indptr[i + 1]].sort()
         return indptr, indices
 
     def query_slots(self, tau):
         """`query_all` in leaf slots: (indptr, slots ascending per point), no mapping to neuron ids."""
-        indptr, slots, touched = _tree.query_all(self._nodes, self.M, self.m, _threshold("tau", tau), _IDENTITY)
+        indptr, slots, touched, _ = _tree.query_all(self._nodes, self.M, self.m, _threshold("tau", tau), _IDENTITY)
         self.nodes_touched += int(touched)
         return indptr, slots
 

@@ -201,15 +201,19 @@ def band(nodes, M, i, lo, hi, out, report):
 @njit(cache=True)
 def query_all(nodes, M, m, tau, order):
     """Query every tree at tau: fire sets as CSR (indptr (n+1,), indices: neuron ids, ascending per point),
-    plus nodes touched. Hits come out in slot order; through `order` (slot → neuron, empty: identity) they are
-    ascending neuron ids within any run of slots whose neurons ascend, and a point whose hits span two such
-    runs is sorted (never at b for the K_0-first order of training: all hits are in K_0)."""
+    plus nodes touched and, per point, whether its ids came out unsorted. Hits come out in slot order; through
+    `order` (slot → neuron, empty: identity) they are ascending neuron ids within any run of slots whose neurons
+    ascend; a point whose hits span two such runs (never at b for the K_0-first order of training: all hits are
+    in K_0) is flagged, and the caller sorts it. Not here: Numba's np.sort compiled into this cached kernel was
+    seen to return an unsorted run in a process that had loaded other cached kernels that sort (a clash between
+    cached sort helpers), so the sort is NumPy's, outside."""
     n = nodes.shape[0]
     indptr = np.zeros(n + 1, dtype=np.int64)
     scratch = np.empty(max(m, 1), dtype=np.int64)
     cur = np.empty(M, dtype=np.int64)
     nxt = np.empty(M, dtype=np.int64)
     indices = np.empty(max(1024, 4 * n), dtype=np.int64)
+    unsorted = np.zeros(n, dtype=np.bool_)
     touched = 0
     for i in range(n):
         K, t = _descend(nodes, M, i, tau, np.inf, scratch, True, cur, nxt)
@@ -222,12 +226,9 @@ def query_all(nodes, M, m, tau, order):
         if order.shape[0] == 0:
             indices[start:start + K] = scratch[:K]
         else:
-            ascending = True
             for q in range(K):
                 indices[start + q] = order[scratch[q]]
                 if q and indices[start + q] < indices[start + q - 1]:
-                    ascending = False
-            if not ascending:
-                indices[start:start + K] = np.sort(indices[start:start + K])
+                    unsorted[i] = True
         indptr[i + 1] = start + K
-    return indptr, indices[:indptr[n]].copy(), touched
+    return indptr, indices[:indptr[n]].copy(), touched, unsorted
