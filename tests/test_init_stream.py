@@ -365,3 +365,41 @@ def test_active_init_on_the_blas_path_is_the_brute_force(m, n, d):
         assert np.max(np.abs(got[3] - want[3])) <= 1e-13  # |leaf| ≤ ‖w‖ ≈ √d, summed in a different order
         assert np.array_equal(got[4], want[4]) and np.array_equal(got[5], want[5])
         assert np.array_equal(got[6], ist.w0_gram(5, m, d))
+
+
+@pytest.mark.parametrize("m, n, d", [(3 * ist.SUB + 123, 8, 16), (2 * ist.SUB + 1, 300, 40)])
+def test_active_init_from_a_held_w0_is_the_streamed_one(m, n, d):
+    """A caller that holds W0 passes it and its rows are read instead of generated (loop and BLAS paths): every
+    output the same bits as the streamed Init's, W0ᵀW0 included."""
+    X = _unit_rows(n, d, seed=n + d)
+    b = 1.5 if n < 100 else 2.2
+    W0 = ist.w0_dense(KEY_W, m, d)
+    streamed = ist.active_init(KEY_W, KEY_A, X, b, m, d, chunk=ist.SUB, gram=True)
+    held = ist.active_init(KEY_W, KEY_A, X, b, m, d, chunk=ist.SUB, gram=True, W0=W0)
+    assert len(streamed[0]) > 0
+    for x, y in zip(streamed, held):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
+    # b equal to a neuron's largest leaf (the in-order sum): it is a candidate of the held path's BLAS filter
+    # (its leaf is within the margin of b) but fires nowhere, so it is dropped, as the streamed pass does
+    LK = streamed[3]
+    top = np.sort(LK, axis=1)
+    q = int(np.argmax(top[:, -1] - top[:, -2]))
+    b_eq = float(top[q, -1])
+    at_b = [ist.active_init(KEY_W, KEY_A, X, b_eq, m, d, W0=w) for w in (None, W0)]
+    assert streamed[0][q] not in at_b[0][0]
+    for x, y in zip(*at_b):
+        assert (x is None and y is None) or (x.dtype == y.dtype and np.array_equal(x, y))
+    # the rows really are read from W0: a changed row changes that neuron's leaves
+    W1 = W0.copy()
+    r = int(streamed[0][0])
+    W1[r] = 0.0
+    K1 = ist.active_init(KEY_W, KEY_A, X, b, m, d, W0=W1)[0]
+    assert r not in K1
+
+
+def test_active_init_refuses_a_w0_of_the_wrong_shape():
+    X = _unit_rows(4, 8, seed=1)
+    with pytest.raises(ValueError, match="W0"):
+        ist.active_init(KEY_W, KEY_A, X, 1.0, 100, 8, W0=np.zeros((99, 8)))
+    with pytest.raises(ValueError, match="W0"):
+        ist.active_init(KEY_W, KEY_A, X, 1.0, 100, 8, W0=np.zeros((100, 8), dtype=np.float32))

@@ -34,9 +34,10 @@ class ActiveSet(Index):
         return 3 * n * k + 4 * k
 
     def build(self):
-        # streamed: W0 and a are regenerated block by block (kernels/init_stream.py) and only K_0's rows kept
+        # streamed: W0 and a are regenerated block by block (kernels/init_stream.py) and only K_0's rows kept;
+        # a W0 the problem already holds is read instead (the same bits, no generation)
         p = self.problem
-        self.K, self.kptr, self.kpts, self.LK, W0K, aK = p.init.active_init(p.X, p.b)
+        self.K, self.kptr, self.kpts, self.LK, W0K, aK = p.init.active_init(p.X, p.b, W0=p.W0 if p.held else None)
         self.W.hold_rows(self.K, W0K)  # the only rows of W0 a step or a view will ask for (K_{t+1} ⊆ K_t)
         self.W.reserve(self.K.shape[0])  # every row of C it will need, at once (zeros: pages untouched until used)
         self.aK = aK / math.sqrt(p.m)

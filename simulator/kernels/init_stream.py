@@ -224,23 +224,23 @@ def _scan(key, lo, hi, XT, b, d, counts, partial, want_gram, ki, wi, fi):
         # the sub-block's rows (not a per-thread scratch: numba.get_thread_id() makes the cached kernel take
         # 0.7 s to load, and after the first free glibc serves a block of this size from the heap)
         Wb = np.empty((r1 - r0, d))
+        for r in range(r0, r1):
+            _fill_row(key, r, d, Wb[r - r0], ki, wi, fi)
         U = np.empty((4, n))
-        r = r0
-        while r < r1:
-            rows = min(4, r1 - r)
-            for q in range(rows):
-                _fill_row(key, r + q, d, Wb[r + q - r0], ki, wi, fi)
+        r = 0
+        while r < r1 - r0:
+            rows = min(4, r1 - r0 - r)
             if rows == 4:
-                _leaves4(Wb, r - r0, XT, U)
+                _leaves4(Wb, r, XT, U)
             else:
                 for q in range(rows):
-                    _leaves(Wb[r + q - r0], XT, U[q])
+                    _leaves(Wb[r + q], XT, U[q])
             for q in range(rows):
                 c = 0
                 for i in range(n):
                     if U[q, i] > b:
                         c += 1
-                counts[r + q - lo] = c
+                counts[r0 + r + q - lo] = c
             r += rows
         if want_gram:
             partial[s] = _block_gram(Wb)
@@ -308,8 +308,16 @@ def _gather(key, key_a, lo, XT, b, d, pos, kptr, ki, wi, fi):
                 continue
             K[q] = lo + r
             _fill_row(key, lo + r, d, WK[q], ki, wi, fi)
-            _leaves(WK[q], XT, LK[q])
             aK[q] = _sign(key_a, lo + r)
+    # leaves four rows at a time (`_leaves4`: the same bits as pass 1's), then each neuron's points
+    for g in prange((k + 3) // 4):
+        q0 = 4 * g
+        if q0 + 4 <= k:
+            _leaves4(WK, q0, XT, LK[q0:q0 + 4])
+        else:
+            for q in range(q0, k):
+                _leaves(WK[q], XT, LK[q])
+        for q in range(q0, min(k, q0 + 4)):
             p = kptr[q]
             for i in range(n):
                 if LK[q, i] > b:
@@ -335,15 +343,16 @@ def _blocks_gram(Wc):
     return out
 
 
-def _active_init_blas(key_w, key_a, XT, b, m, d, chunk, want_gram, progress):
-    """`active_init` for large n·d: rows generated block by block (both cores), their leaves by one BLAS product
-    per block, nothing regenerated; W0ᵀW0 from the same fixed sub-blocks as the loop path (the same bits)."""
+def _active_init_blas(key_w, key_a, XT, b, m, d, chunk, want_gram, progress, W0):
+    """`active_init` for large n·d: rows generated block by block (both cores; or read from a held W0), their
+    leaves by one BLAS product per block, nothing regenerated; W0ᵀW0 from the same fixed sub-blocks as the loop
+    path (the same bits)."""
     rows = max(SUB, min(chunk, BLAS_BLOCK_BYTES // (8 * max(d, XT.shape[1]))) // SUB * SUB)
     G = np.zeros((d, d))
     parts = []
     for lo in range(0, m, rows):
         hi = min(m, lo + rows)
-        Wc = row_block(key_w, lo, hi, d, _KI, _WI, _FI)
+        Wc = W0[lo:hi] if W0.shape[0] else row_block(key_w, lo, hi, d, _KI, _WI, _FI)
         if want_gram:
             for P in _blocks_gram(Wc):  # in order, sub-block by sub-block
                 G += P
@@ -371,19 +380,104 @@ def _join(parts, n, d):
     return K, kptr, kpts.astype(np.int64, copy=False), LK, WK, aK
 
 
-def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False, progress=None):
+#: how far below b a BLAS leaf may lie and its neuron still be a candidate of the held Init (see there): BLAS sums
+#: in its own order, |BLAS − in-order sum| ≤ d·ε·Σ_j|w_j x_j| ≈ 1e-14 at the sizes run here, far below this
+CANDIDATE_MARGIN = 1e-6
+
+
+@njit(cache=True)
+def _held_block(Wc, U, threshold, lo, key_a, XT, b):
+    """The candidates of a block of held rows Wc (rows lo …) whose BLAS leaves U exceed `threshold` somewhere:
+    (ids, rows, leaves summed as the streamed Init sums them (`_leaves4`/`_leaves`), signs, fire counts at b and
+    the points fired on, neuron by neuron), read while the block is still in cache."""
+    n = U.shape[1]
+    at = np.empty(U.shape[0], dtype=np.int64)
+    k = 0
+    for r in range(U.shape[0]):
+        hit = False
+        for i in range(n):
+            hit |= U[r, i] > threshold
+        if hit:
+            at[k] = r
+            k += 1
+    WK = np.empty((k, Wc.shape[1]))
+    LK = np.empty((k, n))
+    aK = np.empty(k)
+    counts = np.zeros(k, dtype=np.int64)
+    for q in range(k):
+        WK[q] = Wc[at[q]]
+        aK[q] = _sign(key_a, lo + at[q])
+    q = 0
+    while q + 4 <= k:
+        _leaves4(WK, q, XT, LK[q:q + 4])
+        q += 4
+    while q < k:
+        _leaves(WK[q], XT, LK[q])
+        q += 1
+    for q in range(k):
+        for i in range(n):
+            if LK[q, i] > b:
+                counts[q] += 1
+    kpts = np.empty(counts.sum(), dtype=np.int64)
+    p = 0
+    for q in range(k):
+        for i in range(n):
+            if LK[q, i] > b:
+                kpts[p] = i
+                p += 1
+    return at[:k] + lo, WK, LK, aK, counts, kpts
+
+
+def _active_init_held(W0, key_a, XT, b, chunk, want_gram, progress):
+    """`active_init` from a W0 the caller holds (nothing generated), the same outputs bit for bit as the streamed
+    pass: one BLAS product per block of rows finds the candidates, the neurons with a leaf above b − margin (a
+    superset of K_0 whatever BLAS's summation order), then their leaves are summed in the streamed Init's order
+    and K_0 is the candidates that fire on those; W0ᵀW0 over the same sub-blocks as `_scan`'s."""
+    m, d = W0.shape
+    n = XT.shape[1]
+    rows = max(SUB, min(chunk, (1 << 21) // (8 * max(d, n))) // SUB * SUB)  # a block stays in cache (2 MiB)
+    U = np.empty((min(rows, m), n))
+    G = np.zeros((d, d))
+    parts = []
+    for lo in range(0, m, rows):
+        hi = min(m, lo + rows)
+        Wc = W0[lo:hi]
+        if n:
+            np.matmul(Wc, XT, out=U[:hi - lo])
+            ids, WK, LK, aK, counts, kpts = _held_block(Wc, U[:hi - lo], b - CANDIDATE_MARGIN, lo, key_a, XT, b)
+            keep = counts > 0
+            if not keep.all():  # a candidate that fires nowhere has no points: kpts is already right
+                ids, WK, LK, aK, counts = ids[keep], WK[keep], LK[keep], aK[keep], counts[keep]
+            parts.append((ids, counts, kpts, LK, WK, aK))
+        if want_gram:
+            for P in _blocks_gram(Wc):  # in order, sub-block by sub-block
+                G += P
+        if progress is not None and (hi == m or hi // chunk != lo // chunk):
+            progress(hi, m)
+    return _join(parts, n, d) + (G if want_gram else None,)
+
+
+def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False, progress=None, W0=None):
     """The streamed Init: (K, kptr, kpts, LK, WK, aK, G) for the neurons of K_0 = ∪_i S_i(0), ascending —
     their fire sets (neuron-major CSR), leaves <w_r(0), x_i>, rows of W0 and signs a_r — and, with
     gram=True, G = W0ᵀW0 (d, d) in the same pass (else None).
 
     The (m, d) weights and (m, n) leaves never exist: memory is O(|K_0|·(n + d)) plus O(chunk) scratch.
+    W0: None (rows generated from key_w), or W0 itself (m, d) when a caller already holds it: its rows are read
+    instead of generated, and every result is the same bit for bit (tests/test_init_stream.py).
     progress: None or a callable(done, m) called after every chunk (minutes at m = 2^30)."""
     want_gram = bool(gram)
     XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
     key_w, key_a = np.uint64(key_w), np.uint64(key_a)
     chunk = max(SUB, (int(chunk) // SUB) * SUB)  # whole sub-blocks, so the sums do not depend on the chunk
+    if W0 is None:
+        W0 = np.empty((0, d))
+    elif W0.shape != (m, d) or W0.dtype != np.float64 or not W0.flags.c_contiguous:
+        raise ValueError(f"W0: expected a C-contiguous float64 array of shape {(m, d)}, got {W0.dtype} {W0.shape}")
     if XT.shape[1] * d >= BLAS_LEAVES:
-        return _active_init_blas(key_w, key_a, XT, b, m, d, chunk, want_gram, progress)
+        return _active_init_blas(key_w, key_a, XT, b, m, d, chunk, want_gram, progress, W0)
+    if W0.shape[0]:
+        return _active_init_held(W0, key_a, XT, b, chunk, want_gram, progress)
     counts = np.empty(min(chunk, m), dtype=np.int64)
     partial = np.empty(((min(chunk, m) + SUB - 1) // SUB, d, d) if want_gram else (1, 1, 1))
     G = np.zeros((d, d))

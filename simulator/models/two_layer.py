@@ -62,11 +62,13 @@ class InitialWeights:
     def all_signs(self):
         return self.signs(np.arange(self.m, dtype=np.int64))
 
-    def active_init(self, X, b):
+    def active_init(self, X, b, W0=None):
         """The streamed Init: (K_0, kptr, kpts, leaves, rows of W0, signs) of the neurons firing at t = 0 (and
-        W0ᵀW0 kept for `gram()` when `gram_at_init`)."""
+        W0ᵀW0 kept for `gram()` when `gram_at_init`). W0: these weights when a caller holds them (read, not
+        regenerated: the same bits)."""
         want = self.gram_at_init and self._gram is None
-        *out, G = _init.active_init(self.key_w, self.key_a, X, b, self.m, self.d, gram=want, progress=self.progress)
+        *out, G = _init.active_init(self.key_w, self.key_a, X, b, self.m, self.d, gram=want, progress=self.progress,
+                                    W0=W0)
         if want:
             self._gram = G
         return tuple(out)
