@@ -58,15 +58,16 @@ class TreeIndex(PointMajorIndex):
         # never fires): f from the slot-major leaves, K collected by a scan of the first |K_0| marks instead of
         # a sort, a_r from a in slot order. Only K and the point-major CSR go back to neuron ids — ascending,
         # since K_0's slots hold its neurons in ascending order. Nothing here reads an array of m entries at
-        # random (the neuron → slot map, a, the scratch did: 48 of the 69 ms of a query at 2^22). a_r per fire
-        # pair only for a direction that reads the point-major CSR (the sketch).
+        # random (the neuron → slot map, a, the scratch did: 48 of the 69 ms of a query at 2^22). The point-major
+        # CSR in neuron ids, and a_r per fire pair, only for a direction that reads them (the sketch).
         p = self.problem
         indptr, slots = self.tree.query_slots(p.b)
         f = _jac.forward(indptr, slots, self._LT, self._a, p.b)
         at, kptr, kpts = _jac.by_neuron(indptr, slots, self._mark, True, self._k0)
-        return FireSets(self.tree.neurons_at(at), kptr, kpts, self._a[at] / math.sqrt(p.m), f, np.diff(indptr),
-                        indptr, self.tree.neurons_at(slots), at=at,
-                        a_pairs=self._a[slots] if point_major else None)
+        fs = FireSets(self.tree.neurons_at(at), kptr, kpts, self._a[at] / math.sqrt(p.m), f, np.diff(indptr), at=at)
+        if point_major:
+            fs.indptr, fs.indices, fs.a_pairs = indptr, self.tree.neurons_at(slots), self._a[slots]
+        return fs
 
     def _by_neuron_span(self):
         return self._k0
