@@ -352,7 +352,7 @@ def _active_init_blas(key_w, key_a, XT, b, m, d, chunk, want_gram, progress, W0)
     parts = []
     for lo in range(0, m, rows):
         hi = min(m, lo + rows)
-        Wc = W0[lo:hi] if W0.shape[0] else row_block(key_w, lo, hi, d, _KI, _WI, _FI)
+        Wc = W0[lo:hi] if W0 is not None else row_block(key_w, lo, hi, d, _KI, _WI, _FI)
         if want_gram:
             for P in _blocks_gram(Wc):  # in order, sub-block by sub-block
                 G += P
@@ -470,13 +470,11 @@ def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False, progress=None
     XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
     key_w, key_a = np.uint64(key_w), np.uint64(key_a)
     chunk = max(SUB, (int(chunk) // SUB) * SUB)  # whole sub-blocks, so the sums do not depend on the chunk
-    if W0 is None:
-        W0 = np.empty((0, d))
-    elif W0.shape != (m, d) or W0.dtype != np.float64 or not W0.flags.c_contiguous:
+    if W0 is not None and (W0.shape != (m, d) or W0.dtype != np.float64 or not W0.flags.c_contiguous):
         raise ValueError(f"W0: expected a C-contiguous float64 array of shape {(m, d)}, got {W0.dtype} {W0.shape}")
     if XT.shape[1] * d >= BLAS_LEAVES:
         return _active_init_blas(key_w, key_a, XT, b, m, d, chunk, want_gram, progress, W0)
-    if W0.shape[0]:
+    if W0 is not None:
         return _active_init_held(W0, key_a, XT, b, chunk, want_gram, progress)
     counts = np.empty(min(chunk, m), dtype=np.int64)
     partial = np.empty(((min(chunk, m) + SUB - 1) // SUB, d, d) if want_gram else (1, 1, 1))
