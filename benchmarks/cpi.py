@@ -4,6 +4,7 @@
     python benchmarks/cpi.py --log2m 14 16                # quicker
     python benchmarks/cpi.py --solvers sublinear-fast gauss-newton --json cpi.json
     python benchmarks/cpi.py --figure docs/cpi.png            # and the log-log figure (needs matplotlib)
+    python benchmarks/cpi.py --repeat 3                       # every contender 3 times per m, in turn
 
 Setting of seed 002: n = 16 points, d = 32, b = sqrt(0.48 ln m). Data X: standard normal rows
 normalised to unit norm, y ~ N(0, 1), from `streams(seed)["data"]` (the same X, y at every m);
@@ -41,6 +42,11 @@ What is measured, per contender and m:
               not depend on the loss); the table gives the median over all steps taken and, per
               phase, the median phase seconds;
   ratio       median step of gauss-newton / median step of the contender (same m);
+  repeats     with --repeat R, every contender runs R times at each m, one after the other and then again
+              (GN, paper, …, GN, paper, …), so that a slow phase of a shared machine falls on all of them:
+              the step medians pool all R runs' steps, init and time to target are medians over the R
+              runs, and each target also gives the range of its R per-repeat ratios (repeat k of GN
+              against repeat k of the contender);
   slope       least-squares slope of log(median step) against log(m) over the m range;
   to target   time to bring the loss below target·loss0 = init + the sum of the step seconds up
               to and including the step that reaches it (phase sums, as the step column; the
@@ -223,6 +229,36 @@ def summarise(r):
     return r
 
 
+def merge(runs):
+    """One contender at one m over its repeats: every step pooled (the step medians are over all of them), the init
+    and the times to target the median over the repeats; `repeats` keeps each repeat's own figures, for the spread.
+    With one repeat, the run itself."""
+    runs = [summarise(r) for r in runs]
+    out = dict(runs[0])
+    for key in ("steps", "wall_steps", "phases", "counters"):
+        out[key] = [x for r in runs for x in r[key]]
+    out["error"] = next((r["error"] for r in runs if r["error"]), None)
+    for key in ("init", "wall_init", "init_given", "ttt", "wall_ttt", "ttt_given"):
+        values = [r[key] for r in runs if key in r]
+        if len(values) == len(runs):
+            out[key] = float(np.median(values))
+        else:  # a repeat without it (an error, or the target not reached): none for the contender
+            out.pop(key, None)
+    out["repeats"] = [{k: r.get(k, math.nan) for k in ("median_step", "init", "init_given", "ttt", "ttt_given")}
+                      for r in runs]
+    return summarise(out)
+
+
+def spread(ref, r, key):
+    """' (a–b× over the repeats)': the range of the per-repeat ratios ref/r of `key`, repeat k against repeat k
+    (run next to each other); '' with a single repeat."""
+    pairs = [(x[key], y[key]) for x, y in zip(ref["repeats"], r["repeats"])]
+    ratios = [a / b for a, b in pairs if math.isfinite(a) and math.isfinite(b) and b > 0]
+    if len(ref["repeats"]) < 2 or not ratios:
+        return ""
+    return f" ({min(ratios):.1f}–{max(ratios):.1f}× over the {len(ratios)} repeats)"
+
+
 def warm_up(names):
     """2 steps of every contender on a tiny problem, so Numba compiles (or loads) every kernel."""
     for seed in range(20):
@@ -307,6 +343,11 @@ def main():
     parser.add_argument("--solvers", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS),
                         metavar="NAME", help=f"contenders (default all: {', '.join(CONTENDERS)})")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every contender this many times at each m, in turn (contender after contender, "
+                             "then again), so a slow phase of a shared machine falls on all of them: medians pool "
+                             "every step, inits and times to target are medians over the repeats, and the targets "
+                             "give the spread of the per-repeat ratios")
     parser.add_argument("--json", help="also write the results (per-step figures included) to this file")
     parser.add_argument("--figure", help="also draw median seconds per step against m (log-log, every contender "
                                          "with its fitted slope, m^0.76 and m^1 guides) into this PNG/PDF "
@@ -318,6 +359,8 @@ def main():
     parser.add_argument("--no-retain", action="store_true",
                         help="do not keep freed memory in the process nor prefault it (see benchmarks/_env.py)")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat: {args.repeat} is not a positive count")
     _env.reexec(__file__, _env.wanted_env(args.threads, not args.no_retain), sys.argv[1:])
     names = list(dict.fromkeys(args.solvers))
 
@@ -338,18 +381,22 @@ def main():
             t0 = time.perf_counter()
             nbytes = prefault(problem.m, args.n, args.d, names)
             log(f"[2^{log2m}] prefaulted {nbytes / 2**30:.2f} GiB in {time.perf_counter() - t0:.1f} s (untimed)")
-        results[log2m] = {}
-        for name in names:
-            r = run_contender(name, problem, lam, args.max_iter, args.target,
-                              args.max_iter if name in RUN_TO_CAP else args.min_steps, tag=f"[2^{log2m}]")
-            results[log2m][name] = summarise(r)
-            gc.collect()
+        runs = {name: [] for name in names}  # name -> one result per repeat
+        for k in range(args.repeat):
+            tag = f"[2^{log2m}]" + (f"[{k + 1}/{args.repeat}]" if args.repeat > 1 else "")
+            for name in names:
+                runs[name].append(run_contender(name, problem, lam, args.max_iter, args.target,
+                                                args.max_iter if name in RUN_TO_CAP else args.min_steps, tag=tag))
+                gc.collect()
         given = None if args.no_given else hold_w0(problem)
         if given is not None:
-            for name in names:
-                if not results[log2m][name]["error"]:
-                    init_given(name, given, lam, results[log2m][name], tag=f"[2^{log2m}]")
-                gc.collect()
+            for k in range(args.repeat):
+                tag = f"[2^{log2m}]" + (f"[{k + 1}/{args.repeat}]" if args.repeat > 1 else "")
+                for name in names:
+                    if not runs[name][k]["error"]:
+                        init_given(name, given, lam, runs[name][k], tag=tag)
+                    gc.collect()
+        results[log2m] = {name: merge(runs[name]) for name in names}
         del problem, given
         gc.collect()
     load_end = os.getloadavg()
@@ -365,7 +412,9 @@ def main():
           f"{'returned to the OS (--no-retain)' if args.no_retain else 'kept in the process + prefaulted per m'}")
     print(f"# n = {args.n}, d = {args.d}, b = sqrt(0.48 ln m), seed {args.seed}, target loss <= "
           f"{args.target:g}·loss0, cap {args.max_iter} steps; step = median StepRecord.seconds over the steps "
-          f"taken; to target = init + Σ step seconds (phase sums; wall around the calls beside it)")
+          f"taken; to target = init + Σ step seconds (phase sums; wall around the calls beside it)"
+          + (f"; {args.repeat} repeats per m, contender after contender: steps pooled, inits and times to target "
+             f"the median over the repeats" if args.repeat > 1 else ""))
     print()
     header = ("| m | contender | init | init, W0 given | median step | GN/this per step | steps to target / taken | "
               "to target (phases) | (wall) | GN/this to target | to target, W0 given | GN/this, W0 given | "
@@ -442,23 +491,24 @@ def main():
         checks = {"fastest_exact": best, "ratio": ratio, "slope": sl, "ttt_ratio": ttt_ratio,
                   "ttt_ratio_w0_given": given_ratio}
         print(f"Targets at m = 2^{big} (fastest exact sublinear variant by median step: {best}):")
-        print(f"- per iteration, dense GN / {best} = {ratio:.1f}× (target >= {TARGET_RATIO:g}×): "
-              f"{'MET' if ratio >= TARGET_RATIO else 'MISSED'}")
+        print(f"- per iteration, dense GN / {best} = {ratio:.1f}×{spread(ref, rb, 'median_step')} (target >= "
+              f"{TARGET_RATIO:g}×): {'MET' if ratio >= TARGET_RATIO else 'MISSED'}")
         print(f"- slope of its step cost over 2^{args.log2m[0]}..2^{big} = {sl:.2f} (target <= {TARGET_SLOPE:g}): "
               f"{'MET' if sl <= TARGET_SLOPE else 'MISSED'}")
         verdict = ("not measured (--no-given, or W0 did not fit)" if not math.isfinite(given_ratio) else
                    "MET" if given_ratio >= TARGET_TTT else "MISSED")
         print(f"- time to {args.target:g}·loss0 (init included, W0 given as the target was set), dense GN / {best} "
-              f"= {fmt_ratio(given_ratio)} (target >= {TARGET_TTT:g}×): {verdict}")
+              f"= {fmt_ratio(given_ratio)}{spread(ref, rb, 'ttt_given')} (target >= {TARGET_TTT:g}×): {verdict}")
         print(f"- the same with W0 drawn inside each init (every init pays for its normals: {fmt_s(ref['init'])} "
-              f"for GN, {fmt_s(rb['init'])} for {best}) = {fmt_ratio(ttt_ratio)} "
+              f"for GN, {fmt_s(rb['init'])} for {best}) = {fmt_ratio(ttt_ratio)}{spread(ref, rb, 'ttt')} "
               f"({'at or above' if math.isfinite(ttt_ratio) and ttt_ratio >= TARGET_TTT else 'below'} "
               f"{TARGET_TTT:g}×)")
         if PAPER in names and math.isfinite(results[big][PAPER]["median_step"]):
             pr = ref["median_step"] / results[big][PAPER]["median_step"]
             psl = slopes[PAPER]["step"]
             checks.update(paper_ratio=pr, paper_slope=psl)
-            print(f"- per iteration, dense GN / {PAPER} (Algorithm 5 as printed) = {pr:.1f}× (target >= "
+            print(f"- per iteration, dense GN / {PAPER} (Algorithm 5 as printed) = {pr:.1f}×"
+                  f"{spread(ref, results[big][PAPER], 'median_step')} (target >= "
                   f"{PAPER_RATIO:g}×): {'MET' if pr >= PAPER_RATIO else 'MISSED'}")
             print(f"- slope of {PAPER}'s step cost over 2^{args.log2m[0]}..2^{big} = {psl:.2f} (target <= "
                   f"{PAPER_SLOPE:g}): {'MET' if psl <= PAPER_SLOPE else 'MISSED'}")
