@@ -403,3 +403,15 @@ def test_active_init_refuses_a_w0_of_the_wrong_shape():
         ist.active_init(KEY_W, KEY_A, X, 1.0, 100, 8, W0=np.zeros((99, 8)))
     with pytest.raises(ValueError, match="W0"):
         ist.active_init(KEY_W, KEY_A, X, 1.0, 100, 8, W0=np.zeros((100, 8), dtype=np.float32))
+
+
+@pytest.mark.parametrize("d", [1, 5, 7, 33])
+def test_w0_gram_exactly_symmetric_at_odd_widths(d):
+    """W0ᵀW0's block sums fuse multiply-adds (their own kernel): the vectorised and the remainder columns of an odd
+    d must fuse alike, or G would not be exactly symmetric; and it is W0ᵀW0 up to rounding."""
+    m = 3 * ist.SUB + 5
+    G = ist.w0_gram(KEY_W, m, d)
+    assert np.array_equal(G, G.T)
+    W0 = ist.w0_dense(KEY_W, m, d)
+    full = W0.T @ W0
+    assert np.max(np.abs(G - full)) <= 1e-12 * np.max(np.abs(full))
