@@ -382,16 +382,15 @@ def main():
             nbytes = prefault(problem.m, args.n, args.d, names)
             log(f"[2^{log2m}] prefaulted {nbytes / 2**30:.2f} GiB in {time.perf_counter() - t0:.1f} s (untimed)")
         runs = {name: [] for name in names}  # name -> one result per repeat
-        for k in range(args.repeat):
-            tag = f"[2^{log2m}]" + (f"[{k + 1}/{args.repeat}]" if args.repeat > 1 else "")
+        tags = [f"[2^{log2m}]" + (f"[{k + 1}/{args.repeat}]" if args.repeat > 1 else "") for k in range(args.repeat)]
+        for tag in tags:
             for name in names:
                 runs[name].append(run_contender(name, problem, lam, args.max_iter, args.target,
                                                 args.max_iter if name in RUN_TO_CAP else args.min_steps, tag=tag))
                 gc.collect()
         given = None if args.no_given else hold_w0(problem)
         if given is not None:
-            for k in range(args.repeat):
-                tag = f"[2^{log2m}]" + (f"[{k + 1}/{args.repeat}]" if args.repeat > 1 else "")
+            for k, tag in enumerate(tags):
                 for name in names:
                     if not runs[name][k]["error"]:
                         init_given(name, given, lam, runs[name][k], tag=tag)
