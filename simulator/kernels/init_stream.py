@@ -407,6 +407,7 @@ def _held_block(Wc, U, threshold, lo, key_a, XT, b):
     LK = np.empty((k, n))
     aK = np.empty(k)
     counts = np.zeros(k, dtype=np.int64)
+    kpts = np.empty(k * n, dtype=np.int64)
     for q in range(k):
         WK[q] = Wc[at[q]]
         aK[q] = _sign(key_a, lo + at[q])
@@ -417,18 +418,14 @@ def _held_block(Wc, U, threshold, lo, key_a, XT, b):
     while q < k:
         _leaves(WK[q], XT, LK[q])
         q += 1
-    for q in range(k):
-        for i in range(n):
-            if LK[q, i] > b:
-                counts[q] += 1
-    kpts = np.empty(counts.sum(), dtype=np.int64)
     p = 0
     for q in range(k):
         for i in range(n):
             if LK[q, i] > b:
                 kpts[p] = i
                 p += 1
-    return at[:k] + lo, WK, LK, aK, counts, kpts
+                counts[q] += 1
+    return at[:k] + lo, WK, LK, aK, counts, kpts[:p].copy()
 
 
 def _active_init_held(W0, key_a, XT, b, chunk, want_gram, progress):
