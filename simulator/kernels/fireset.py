@@ -109,12 +109,7 @@ def gram_from_csr(indptr, indices, XXt, m):
     n = indptr.shape[0] - 1
     nnz = indptr[n]
     C = np.zeros((n, n), dtype=np.int64)
-    ascending = True
-    for i in range(n):
-        for p in range(indptr[i] + 1, indptr[i + 1]):
-            if indices[p] <= indices[p - 1]:
-                ascending = False
-    if ascending:
+    if _strictly_ascending(indptr, indices):
         for i in range(n):
             C[i, i] = indptr[i + 1] - indptr[i]
             for j in range(i + 1, n):
@@ -141,6 +136,16 @@ def gram_from_csr(indptr, indices, XXt, m):
                 C[i, point[order[q]]] += 1
         start = stop
     return _scaled_gram(C, XXt, m)
+
+
+@njit(cache=True)
+def _strictly_ascending(indptr, indices):
+    """Whether every point's ids ascend strictly (stops at the first that does not)."""
+    for i in range(indptr.shape[0] - 1):
+        for p in range(indptr[i] + 1, indptr[i + 1]):
+            if indices[p] <= indices[p - 1]:
+                return False
+    return True
 
 
 @njit(cache=True)
