@@ -211,13 +211,10 @@ class ImplicitWeights:
 
     def reserve(self, k):
         """Make room in C for k more moving neurons (never more than the held support: only those can move)."""
-        need = self.moved + k
-        if self._support is not None:
-            need = min(need, self._support[0].shape[0])
+        limit = self._support[0].shape[0] if self._support is not None else math.inf
+        need = min(self.moved + k, limit)
         if need > self.C.shape[0]:
-            cap = max(need, 2 * self.C.shape[0])
-            if self._support is not None:
-                cap = min(cap, self._support[0].shape[0])
+            cap = int(min(max(need, 2 * self.C.shape[0]), limit))
             grown = np.zeros((cap, self.C.shape[1]))
             grown[:self.moved] = self.C[:self.moved]
             ids = np.full(cap, -1, dtype=np.int64)
