@@ -2,7 +2,7 @@
 
 usage: python _trace_kill_child.py PATH N_ITER SLEEP_SECONDS
 Lines: created, attrs, data, "flushed t" (after append of state row t returned),
-finishing, finished.  The parent SIGKILLs it at random moments.
+finishing, finished. Its structural changes are grouped by `batch()` as the runner groups them.  The parent SIGKILLs it at random moments.
 """
 import sys, time
 import numpy as np
@@ -24,20 +24,25 @@ def step(k):
             "nodes_touched": 7 * (k + 1)}
 tw = TraceWriter.create(path, attrs={"scenario_name": "kill", "seed": 1})
 say("created")
-tw.set_attrs(b=0.25, **{"lambda": 0.5}, delta=0.1, R0=2.0)
+with tw.batch():  # as the runner does: one structural copy for the attrs and the data
+    tw.set_attrs(b=0.25, **{"lambda": 0.5}, delta=0.1, R0=2.0)
+    rng = np.random.default_rng(0)
+    tw.write_data(X=rng.standard_normal((n, 4)), y=np.ones(n), a=np.ones(32), W0=np.zeros((32, 4)))
+    tw.describe("phase_seconds", phases=["query", "solve"])
 say("attrs")
-rng = np.random.default_rng(0)
-tw.write_data(X=rng.standard_normal((n, 4)), y=np.ones(n), a=np.ones(32), W0=np.zeros((32, 4)))
-tw.describe("phase_seconds", phases=["query", "solve"])
 say("data")
-tw.append_state(0, state(0))
-say("flushed 0")
+with tw.batch():  # an append inside a batch is durable when it returns
+    tw.set_attrs(scale0=3.0)
+    tw.append_state(0, state(0))
+    say("flushed 0")
 for t in range(1, n_iter + 1):
     tw.append_iteration(t, state=state(t), step=step(t - 1))
     say(f"flushed {t}")
     if sleep:
         time.sleep(sleep)
 say("finishing")
-tw.write_final({"f": np.zeros(n)})
-tw.finish("completed")
+with tw.batch():
+    tw.write_final({"f": np.zeros(n)})
+    tw.set_attrs(held=False)
+    tw.finish("completed")
 say("finished")

@@ -324,6 +324,77 @@ def test_normal_exit_without_finish_is_completed_and_finish_twice_errors(tmp_pat
         assert tr.status == "running"
 
 
+# ----------------------------------------------------------------------------- batch
+
+
+def _count_publishes(monkeypatch):
+    """Count the renames/links that publish a staged copy over the trace's path."""
+    calls = []
+    real_replace, real_link = os.replace, os.link
+    monkeypatch.setattr(os, "replace", lambda *a, **k: (calls.append("replace"), real_replace(*a, **k))[1])
+    monkeypatch.setattr(os, "link", lambda *a, **k: (calls.append("link"), real_link(*a, **k))[1])
+    return calls
+
+
+def test_batch_publishes_once(tmp_path, monkeypatch):
+    path = tmp_path / "b.h5"
+    tw = TraceWriter.create(path, attrs={})
+    calls = _count_publishes(monkeypatch)
+    with tw.batch():
+        tw.set_attrs(b=0.5)
+        tw.write_data(X=np.eye(3), y=np.ones(3))
+        tw.set_attrs(R0=2.0)
+        with Trace(path) as tr:   # nothing published yet: the reader sees the file before the batch
+            assert "b" not in tr.attrs and not tr.data
+    assert len(calls) == 1
+    with Trace(path) as tr:
+        assert (tr.attrs["b"], tr.attrs["R0"]) == (0.5, 2.0)
+        np.testing.assert_array_equal(tr["data/X"], np.eye(3))
+    # unbatched, the same three changes publish three times
+    tw.set_attrs(b=0.25)
+    tw.write_data(y=np.zeros(3))
+    tw.set_attrs(R0=1.0)
+    assert len(calls) == 4
+    tw.append_state(0, {"loss": 1.0})
+    del calls[:]
+    with tw.batch():   # the final state, an attr and the status: one install
+        tw.write_final({"f": np.zeros(3)})
+        tw.set_attrs(done=True)
+        tw.finish("completed")
+    assert len(calls) == 1
+    with Trace(path) as tr:
+        assert tr.status == "completed" and bool(tr.attrs["done"]) and tr.iterations == 0
+        np.testing.assert_array_equal(tr.final["f"], np.zeros(3))
+    assert not [p for p in os.listdir(tmp_path) if p != "b.h5"], "partial files left behind"
+
+
+def test_append_inside_batch_is_durable_when_it_returns(tmp_path):
+    path = tmp_path / "a.h5"
+    with TraceWriter.create(path, attrs={}) as tw:
+        with tw.batch():
+            tw.set_attrs(scale=3.0)
+            tw.append_state(0, {"loss": 1.0})
+            with Trace(path) as tr:   # published by the append, with what the batch staged before it
+                assert tr.iterations == 0 and tr["loss"][0] == 1.0 and tr.attrs["scale"] == 3.0
+            tw.set_attrs(after=1)     # staged again, published at the batch's end
+            with Trace(path) as tr:
+                assert "after" not in tr.attrs
+        with Trace(path) as tr:
+            assert tr.attrs["after"] == 1
+
+
+def test_exception_in_batch_installs_the_staged_changes_as_failed(tmp_path):
+    path = tmp_path / "e.h5"
+    with pytest.raises(RuntimeError, match="boom"):
+        with TraceWriter.create(path, attrs={}) as tw:
+            with tw.batch():
+                tw.set_attrs(b=0.5)
+                raise RuntimeError("boom")
+    with Trace(path) as tr:
+        assert tr.status == "failed" and tr.attrs["error"] == "RuntimeError: boom" and tr.attrs["b"] == 0.5
+    assert not [p for p in os.listdir(tmp_path) if p != "e.h5"], "partial files left behind"
+
+
 # ----------------------------------------------------------------------------- misuse
 
 def test_row_index_misuse(tmp_path):
@@ -414,6 +485,9 @@ def _check_killed_file(path, lines, seed):
             assert (tr.attrs["b"], tr.attrs["lambda"]) == (0.25, 0.5), ctx
         if not flushed:
             return tr.status
+        assert tr.attrs["scale0"] == 3.0, ctx   # staged in the batch that appended row 0
+        if "finished" in lines:
+            assert tr.attrs["held"] is False or tr.attrs["held"] == 0, ctx
         T = tr.iterations
         assert T >= max(flushed), ctx
         for name in tr.names():

@@ -240,8 +240,9 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
     try:
         # translated() inside the writer: an interrupt mangled by compiled code is closed as `interrupted`
         with writer, interrupts.translated():
-            writer.set_attrs(**theory, data_warning="; ".join(warnings))
-            writer.write_data(**model.trace_data(problem, scenario), w0_limit=scenario.output.store_W0_max)
+            with writer.batch():  # one copy of the file for both
+                writer.set_attrs(**theory, data_warning="; ".join(warnings))
+                writer.write_data(**model.trace_data(problem, scenario), w0_limit=scenario.output.store_W0_max)
             solver = cls(problem, options, lam=theory["lambda"])
             writer.describe("phase_seconds", phases=list(solver.phases))
             if "phase_flops" in solver.counters:
@@ -261,8 +262,9 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
                 raise RunFailed(f"init: {rec.error}", path)
             metrics = Metrics(solver, scenario.metrics)
             row = metrics.state(0, full=True)
-            writer.set_attrs(**model.initial_scales(problem, solver.predictions()))
-            writer.append_state(0, row)
+            with writer.batch():  # the scales and the metrics' datasets in one copy of the file
+                writer.set_attrs(**model.initial_scales(problem, solver.predictions()))
+                writer.append_state(0, row)
             loss0 = loss = row["loss"]
             stop = scenario.stopping
             result = RunResult(path, "running", 0, loss0, loss, init_seconds, warnings=warnings)
@@ -295,9 +297,11 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
                     bar.set_postfix(loss=f"{loss:.3e}")
             finally:
                 bar.close()
-            writer.write_final(solver.final_state(store_weights=problem.weight_entries <= scenario.output.store_W0_max))
-            writer.set_attrs(w0_held=bool(getattr(problem, "held", True)))  # False: W0 was streamed, never held
-            writer.finish("completed")
+            final = solver.final_state(store_weights=problem.weight_entries <= scenario.output.store_W0_max)
+            with writer.batch():  # one copy of the file for the final state, the attrs and the status
+                writer.write_final(final)
+                writer.set_attrs(w0_held=bool(getattr(problem, "held", True)))  # False: W0 was streamed, never held
+                writer.finish("completed")
     except TraceError as exc:  # the trace was replaced or removed under the run
         raise RunFailed(str(exc), path) from None
     result.status = "completed"

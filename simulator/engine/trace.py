@@ -1105,6 +1105,7 @@ class TraceWriter:
         self._published = False     # path has been created by us
         self._identity: tuple[int, int] | None = None   # (device, inode) of the file we published
         self._lost = False          # path was replaced or removed by someone else: never publish again
+        self._batching = 0          # > 0 inside `batch()`: structural changes wait for one publish
         self._finished: str | None = None
         self._rows = {STATE: 0, STEP: 0}
         self._kinds: dict[str, str] = {}                       # metric -> kind
@@ -1171,7 +1172,7 @@ class TraceWriter:
 
         ``lambda`` is a Python keyword: pass ``set_attrs({"lambda": x, "b": b})``
         or ``set_attrs(**{"lambda": x})``.  A value of None removes the attribute.
-        Each call is a structural change (one copy of the file): batch them.
+        Each call is a structural change (one copy of the file): pass many at once, or use ``batch()``.
         """
         attrs = {**dict(values or {}), **attrs}
         for reserved in ("schema_version", "status", "_NCProperties"):
@@ -1302,9 +1303,27 @@ class TraceWriter:
         if self._f is None:
             return
         if self._staging:
-            self._publish()
+            self._publish(now=True)
         else:
             self._f.flush()
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Make the structural changes inside the block (``set_attrs``, ``write_data``, ``write_final``, new
+        metrics, ``finish``) one copy of the file and one publish, at the block's end, instead of one each.
+
+        A kill inside the block leaves the version published before it, as for a single change. An append
+        inside the block publishes what the block has staged so far (appends are durable when they return);
+        ``finish`` inside it installs everything at once. An exception leaving the block publishes nothing:
+        the writer's own exit (``failed``/``interrupted``) then installs the staged changes with the status.
+        """
+        self._batching += 1
+        try:
+            yield self
+        finally:
+            self._batching -= 1
+        if not self._batching and self._staging and self._f is not None and self._finished is None:
+            self._publish()
 
     @property
     def rows(self) -> dict[str, int]:
@@ -1383,8 +1402,11 @@ class TraceWriter:
             raise
         return self._f
 
-    def _publish(self) -> None:
-        """Enter SWMR mode on the private copy (flushes it completely) and rename it over path."""
+    def _publish(self, now: bool = False) -> None:
+        """Enter SWMR mode on the private copy (flushes it completely) and rename it over path. Inside
+        `batch()` this waits for the batch's end, unless ``now`` (an append: durable when it returns)."""
+        if self._batching and not now:
+            return
         f = self._f
         assert f is not None and self._staging
         f.swmr_mode = True
@@ -1598,7 +1620,7 @@ class TraceWriter:
         if self._staging:
             for kind, (row, _) in prepared.items():
                 self._write_row(_SCALE[kind], row, np.int64(row if kind == STATE else row + 1))
-            self._publish()
+            self._publish(now=True)
         else:
             # one flush per stage: within a single H5Fflush HDF5 orders writes only as SWMR
             # needs, so "data before step scale before t scale" needs separate flushes
