@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from simulator.kernels.fireset import gram_from_csr
+from simulator.kernels.fireset import gram_from_csr, gram_from_neuron_major
 from simulator.tree import FireSetIndex
 
-from naive import naive_fire_sets, naive_jacobian
+from naive import naive_active, naive_fire_sets, naive_jacobian
 
 
 def check_csr(index, U, b):
@@ -41,6 +41,11 @@ def test_gram_from_incidence_equals_dense_jjt(m):
     G = gram_from_csr(indptr, indices, XXt, m)
     assert np.array_equal(G, gram_from_csr(indptr, shuffled, XXt, m))
     assert np.allclose(G, J @ J.T, rtol=1e-12, atol=1e-14)
+    # the same sets by neuron (each neuron's points, as the active-set index keeps them): the same G
+    _, points = naive_active(U, b)
+    kptr = np.concatenate([[0], np.cumsum([p.size for p in points])]).astype(np.int64)
+    kpts = np.concatenate([np.empty(0, np.int64), *points]).astype(np.int64)
+    assert kptr[-1] == indices.size and np.array_equal(G, gram_from_neuron_major(kptr, kpts, XXt, m))
 
 
 def test_updates_keep_the_index_exact():

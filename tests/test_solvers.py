@@ -85,6 +85,8 @@ def test_sublinear_reproduces_dense_gauss_newton(options):
         assert rel(s.drift(), ref.drift()) < 1e-8
         # every neuron's leaves, including those that left the active set, are <w_r(t), x_i>
         assert np.abs(s.leaves() - p.X @ s.weights().T).max() < 1e-12
+        # the Gram view (from the index's neuron-major sets when it keeps them) is the dense one's, bit for bit
+        assert np.array_equal(s.gram(), ref.gram())
 
 
 def test_bpsw_matches_gauss_newton_within_its_tolerance():

@@ -112,6 +112,9 @@ class ActiveSet(Index):
         p = self.problem
         return _act.forward_active(self.kptr, self.kpts, self.aK, self.LK, p.b, p.n)
 
+    def neuron_major(self):
+        return self.kptr, self.kpts
+
     def leaves(self):
         # neurons that never fired keep <w_r(0), x_i>; the others' leaves are stored
         p = self.problem

@@ -13,7 +13,8 @@ that finds the fire sets S_i(t) = {r : u_{r,i} > b} (strict `>`, docs/theory.md 
 - `query_ops(fs, work)` and `update_ops(k, nnz, work)`: the operations of the query and update phases
   just run, as terms of the table in indexes/ops.py (docs/theory.md §10), from sizes and the
   phase's change of `work()`; computed after the phase, never timed;
-- views for metrics (outside the timed step): `fire_sets()` (sorted CSR), `leaves()`, `predictions()`.
+- views for metrics (outside the timed step): `fire_sets()` (sorted CSR), `leaves()`, `predictions()`, and
+  `neuron_major()` when the index keeps the fire sets by neuron (then the Gram is read off them directly).
 
 Every step direction (exact Gram, sketched regression, gradient) moves the weights as W − Jᵀg, so
 any index serves any direction; `solvers/sublinear.py` combines one of each.
@@ -146,6 +147,11 @@ class Index:
     def predictions(self):
         """f_t from fire sets and leaves."""
         return self.query().f
+
+    def neuron_major(self):
+        """(kptr, kpts): each neuron's points, the neurons of K_t ascending, if the index keeps the fire sets
+        that way between steps (the Gram is then O(Σ_r |F_r|²)); None if it would have to derive them."""
+        return None
 
 
 class PointMajorIndex(Index):

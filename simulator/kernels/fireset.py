@@ -139,6 +139,21 @@ def gram_from_csr(indptr, indices, XXt, m):
 
 
 @njit(cache=True)
+def gram_from_neuron_major(kptr, kpts, XXt, m):
+    """The same exact Gram from neuron-major fire sets (neuron q fires on the points kpts[kptr[q]:kptr[q+1]]):
+    each neuron adds 1 to the count of every pair of its points, O(Σ_r |F_r|²) — a few hundred thousand
+    additions at 2^22 where the merges of `gram_from_csr` take 18 ms. The same integer counts, so the same G."""
+    n = XXt.shape[0]
+    C = np.zeros((n, n), dtype=np.int64)
+    for q in range(kptr.shape[0] - 1):
+        for p in range(kptr[q], kptr[q + 1]):
+            i = kpts[p]
+            for s in range(kptr[q], kptr[q + 1]):
+                C[i, kpts[s]] += 1
+    return _scaled_gram(C, XXt, m)
+
+
+@njit(cache=True)
 def _strictly_ascending(indptr, indices):
     """Whether every point's ids ascend strictly (stops at the first that does not)."""
     for i in range(indptr.shape[0] - 1):

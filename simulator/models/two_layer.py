@@ -17,7 +17,7 @@ import numpy as np
 
 from simulator.kernels import init_stream as _init
 from simulator.kernels import jacobian as _jac
-from simulator.kernels.fireset import gram_from_csr
+from simulator.kernels.fireset import gram_from_csr, gram_from_neuron_major
 from simulator.streams import STREAMS, streams  # noqa: F401  (re-export)
 
 KIND = "two-layer"
@@ -174,6 +174,10 @@ class Problem:
     def gram(self, indptr, indices):
         """G_t = J_t J_tᵀ from the fire sets (CSR), exact: (X Xᵀ) ∘ (B Bᵀ)/m (docs/theory.md §1 identity)."""
         return gram_from_csr(indptr, indices, self.XXt, self.m)
+
+    def gram_neuron_major(self, kptr, kpts):
+        """The same G_t from neuron-major fire sets (each neuron's points), as an index may keep them."""
+        return gram_from_neuron_major(kptr, kpts, self.XXt, self.m)
 
 
 def make_problem(X, y, m, b, rngs):

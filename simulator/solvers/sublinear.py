@@ -135,6 +135,13 @@ class Sublinear(Solver):
     def fire_sets(self):
         return self.index.fire_sets()
 
+    def gram(self, fire_sets=None):
+        # from the index's neuron-major sets when it keeps them (the same integer counts, so the same G)
+        by_neuron = self.index.neuron_major()
+        if by_neuron is not None and hasattr(self.problem, "gram_neuron_major"):
+            return self.problem.gram_neuron_major(*by_neuron)
+        return super().gram(fire_sets)
+
     def predictions(self):
         return self.index.predictions()
 
