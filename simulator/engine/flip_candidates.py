@@ -73,7 +73,8 @@ class FlipCandidates:
         self.cols = sorted_distinct(indices)
         self.n, self.m = p.X.shape[0], p.m if hasattr(p, "m") else p.W0.shape[0]
         # only the union's leaves ⟨w_r(0), x_i⟩ (n × |K_0|), never an n × m array: at m = 2^26 that is 8 GiB
-        self.margins = np.abs((rows_of(self.cols) @ p.X.T).T - float(p.b))
+        margins = p.X @ rows_of(self.cols).T
+        self.margins = np.abs(np.subtract(margins, float(p.b), out=margins), out=margins)
 
     def __call__(self, drift):
         """{"flip_candidates": (n,) int64} for the per-neuron drift (m,) of the current state; {} when disabled."""
@@ -92,6 +93,8 @@ class FlipCandidates:
             return {}
         ids = np.asarray(ids, dtype=np.int64)
         values = np.asarray(values, dtype=np.float64)
+        if np.array_equal(ids, self.cols):  # every neuron of ∪_i S_i(0) moved (the first step moves them all)
+            return {NAME: count_candidates(self.margins, values)}
         at = np.searchsorted(self.cols, ids)
         inside = at < self.cols.size
         inside[inside] = self.cols[at[inside]] == ids[inside]

@@ -267,8 +267,12 @@ class ImplicitWeights:
         return None
 
     def w0(self, neurons):
-        """Rows of W0 for these neurons."""
+        """Rows of W0 for these neurons (read-only when they are exactly the held ones: those, uncopied)."""
         neurons = np.asarray(neurons, dtype=np.int64)
+        if self._support is not None and np.array_equal(neurons, self._support[0]):
+            rows = self._support[1].view()
+            rows.flags.writeable = False
+            return rows
         at = self._held_at(neurons)
         return self._support[1][at] if at is not None else self.problem.w0_rows(neurons)
 
@@ -311,8 +315,12 @@ class ImplicitWeights:
         for lo in range(0, k, block):
             c = self.C[lo:min(k, lo + block)]
             sq[lo:lo + c.shape[0]] = np.einsum("ij,ij->i", c @ self.XXt, c)
-        order = np.argsort(self.ids[:k])
-        return self.ids[:k][order], np.sqrt(np.maximum(sq[order], 0.0))
+        ids = self.ids[:k]
+        drift = np.sqrt(np.maximum(sq, 0.0, out=sq), out=sq)
+        if np.all(ids[1:] > ids[:-1]):  # the usual case: the first step moved all of K_0, ascending
+            return ids.copy(), drift
+        order = np.argsort(ids, kind="stable")
+        return ids[order], drift[order]
 
     def drift(self):
         """‖w_r(t) − w_r(0)‖ for every neuron (0 for those that never moved): m entries."""
