@@ -389,72 +389,85 @@ CANDIDATE_MARGIN = 1e-6
 
 
 @njit(cache=True)
-def _held_block(Wc, U, threshold, lo, key_a, XT, b):
-    """The candidates of a block of held rows Wc (rows lo …) whose BLAS leaves U exceed `threshold` somewhere:
-    (ids, rows, leaves summed as the streamed Init sums them (`_leaves4`/`_leaves`), signs, fire counts at b and
-    the points fired on, neuron by neuron), read while the block is still in cache."""
+def _screen(U, threshold, lo, out):
+    """The rows lo + r of a block whose BLAS leaves U[r] exceed `threshold` somewhere, into out; returns how many."""
     n = U.shape[1]
-    at = np.empty(U.shape[0], dtype=np.int64)
     k = 0
     for r in range(U.shape[0]):
         hit = False
         for i in range(n):
             hit |= U[r, i] > threshold
-        if hit:
-            at[k] = r
-            k += 1
-    WK = np.empty((k, Wc.shape[1]))
-    LK = np.empty((k, n))
-    aK = np.empty(k)
-    counts = np.zeros(k, dtype=np.int64)
-    kpts = np.empty(k * n, dtype=np.int64)
-    for q in range(k):
-        WK[q] = Wc[at[q]]
-        aK[q] = _sign(key_a, lo + at[q])
+        out[k] = lo + r
+        k += hit
+    return k
+
+
+@njit(cache=True)
+def _held_gather(W0, cand, key_a, XT, b):
+    """K_0 from its candidates (ascending ids): their rows of W0, their leaves summed as the streamed Init sums
+    them (`_leaves4`/`_leaves`), and of those that fire at b the points, signs and all, compacted in place:
+    (K, kptr, kpts, LK, WK, aK) as `_join` gives them."""
+    n = XT.shape[1]
+    c = cand.shape[0]
+    WK = np.empty((c, W0.shape[1]))
+    LK = np.empty((c, n))
+    for q in range(c):
+        WK[q] = W0[cand[q]]
     q = 0
-    while q + 4 <= k:
+    while q + 4 <= c:
         _leaves4(WK, q, XT, LK[q:q + 4])
         q += 4
-    while q < k:
+    while q < c:
         _leaves(WK[q], XT, LK[q])
         q += 1
+    K = np.empty(c, dtype=np.int64)
+    aK = np.empty(c)
+    kptr = np.zeros(c + 1, dtype=np.int64)
+    kpts = np.empty(c * n, dtype=np.int64)
+    k = 0
     p = 0
-    for q in range(k):
+    for q in range(c):
+        start = p
         for i in range(n):
             if LK[q, i] > b:
                 kpts[p] = i
                 p += 1
-                counts[q] += 1
-    return at[:k] + lo, WK, LK, aK, counts, kpts[:p].copy()
+        if p > start:  # a candidate that fires nowhere at b (it came within the margin) is dropped
+            K[k] = cand[q]
+            if k < q:
+                WK[k] = WK[q]
+                LK[k] = LK[q]
+            aK[k] = _sign(key_a, cand[q])
+            k += 1
+            kptr[k] = p
+    return K[:k], kptr[:k + 1], kpts[:p].copy(), LK[:k], WK[:k], aK[:k]
 
 
 def _active_init_held(W0, key_a, XT, b, chunk, want_gram, progress):
     """`active_init` from a W0 the caller holds (nothing generated), the same outputs bit for bit as the streamed
-    pass: one BLAS product per block of rows finds the candidates, the neurons with a leaf above b − margin (a
-    superset of K_0 whatever BLAS's summation order), then their leaves are summed in the streamed Init's order
-    and K_0 is the candidates that fire on those; W0ᵀW0 over the same sub-blocks as `_scan`'s."""
+    pass: one BLAS product per block of rows screens for the candidates, the neurons with a leaf above b − margin
+    (a superset of K_0 whatever BLAS's summation order); then one pass over the candidates sums their leaves in
+    the streamed Init's order and keeps those that fire at b — K_0; W0ᵀW0 over the same sub-blocks as `_scan`'s."""
     m, d = W0.shape
     n = XT.shape[1]
     rows = max(SUB, min(chunk, (1 << 21) // (8 * max(d, n))) // SUB * SUB)  # a block stays in cache (2 MiB)
     U = np.empty((min(rows, m), n))
+    hits = np.empty(min(rows, m), dtype=np.int64)
     G = np.zeros((d, d))
-    parts = []
+    cand = []
     for lo in range(0, m, rows):
         hi = min(m, lo + rows)
         Wc = W0[lo:hi]
         if n:
             np.matmul(Wc, XT, out=U[:hi - lo])
-            ids, WK, LK, aK, counts, kpts = _held_block(Wc, U[:hi - lo], b - CANDIDATE_MARGIN, lo, key_a, XT, b)
-            keep = counts > 0
-            if not keep.all():  # a candidate that fires nowhere has no points: kpts is already right
-                ids, WK, LK, aK, counts = ids[keep], WK[keep], LK[keep], aK[keep], counts[keep]
-            parts.append((ids, counts, kpts, LK, WK, aK))
+            cand.append(hits[:_screen(U[:hi - lo], b - CANDIDATE_MARGIN, lo, hits)].copy())
         if want_gram:
             for P in _blocks_gram(Wc):  # in order, sub-block by sub-block
                 G += P
         if progress is not None and (hi == m or hi // chunk != lo // chunk):
             progress(hi, m)
-    return _join(parts, n, d) + (G if want_gram else None,)
+    ids = np.concatenate(cand) if cand else np.empty(0, dtype=np.int64)
+    return _held_gather(W0, ids, key_a, XT, b) + (G if want_gram else None,)
 
 
 def active_init(key_w, key_a, X, b, m, d, chunk=CHUNK, gram=False, progress=None, W0=None):
