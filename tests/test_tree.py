@@ -253,6 +253,28 @@ def test_k0_first_order_makes_the_batched_update_contiguous():
     assert touched["ids"] > 1.5 * touched["k0-first"]
 
 
+def test_dense_batched_update_refreshes_the_run_above_the_changed_leaves():
+    # Changed leaves filling at least half of their run take the streaming path: every node above the run of
+    # changed leaves, one run per level, is recomputed (and counted); the heap stays exact round after round.
+    rng = np.random.default_rng(11)
+    n, m = 3, 1000
+    U = rng.standard_normal((n, m))
+    t = ThresholdTree.from_leaves(U)
+    for _ in range(8):
+        run = np.arange(100, 400)
+        idx = np.sort(rng.choice(run, size=200, replace=False)).astype(np.int64)
+        rows = rng.standard_normal((idx.size, n))
+        before = t.nodes_touched
+        t.set_leaves(idx, rows)
+        U[:, idx] = rows.T
+        naive_heap_ok(t.nodes, t.M, U)
+        lo, hi, expected = t.M + idx[0], t.M + idx[-1], idx.size
+        while lo > 1:
+            lo, hi = lo >> 1, hi >> 1
+            expected += hi - lo + 1
+        assert t.nodes_touched - before == n * expected
+
+
 def test_bad_order():
     U = np.zeros((2, 5))
     for bad in ([0, 1, 2, 3], [0, 1, 2, 3, 3], [0, 1, 2, 3, 5], [-1, 0, 1, 2, 3], np.arange(5.0)):
