@@ -210,6 +210,13 @@ def hold_w0(problem):
     return given
 
 
+def slope_verdict(slope, target):
+    """MET / MISSED, or why there is no slope (a single width: nothing to fit)."""
+    if not math.isfinite(slope):
+        return "not measured (a slope needs two widths or more)"
+    return "MET" if slope <= target else "MISSED"
+
+
 def summarise(r):
     """Medians of the per-step figures."""
     if r["steps"]:
@@ -493,7 +500,7 @@ def main():
         print(f"- per iteration, dense GN / {best} = {ratio:.1f}×{spread(ref, rb, 'median_step')} (target >= "
               f"{TARGET_RATIO:g}×): {'MET' if ratio >= TARGET_RATIO else 'MISSED'}")
         print(f"- slope of its step cost over 2^{args.log2m[0]}..2^{big} = {sl:.2f} (target <= {TARGET_SLOPE:g}): "
-              f"{'MET' if sl <= TARGET_SLOPE else 'MISSED'}")
+              f"{slope_verdict(sl, TARGET_SLOPE)}")
         verdict = ("not measured (--no-given, or W0 did not fit)" if not math.isfinite(given_ratio) else
                    "MET" if given_ratio >= TARGET_TTT else "MISSED")
         print(f"- time to {args.target:g}·loss0 (init included, W0 given as the target was set), dense GN / {best} "
@@ -510,7 +517,7 @@ def main():
                   f"{spread(ref, results[big][PAPER], 'median_step')} (target >= "
                   f"{PAPER_RATIO:g}×): {'MET' if pr >= PAPER_RATIO else 'MISSED'}")
             print(f"- slope of {PAPER}'s step cost over 2^{args.log2m[0]}..2^{big} = {psl:.2f} (target <= "
-                  f"{PAPER_SLOPE:g}): {'MET' if psl <= PAPER_SLOPE else 'MISSED'}")
+                  f"{PAPER_SLOPE:g}): {slope_verdict(psl, PAPER_SLOPE)}")
         for k in args.log2m:
             order = sorted((nm for nm in names if nm.startswith("sublinear")
                             and math.isfinite(results[k][nm]["median_step"])),
