@@ -107,7 +107,9 @@ needs fsync and is not covered.)  How:
   removes the writer's partial file.  A run copies the file a handful of
   times (creation, set_attrs, write_data, first state row, first step row,
   each metric that first appears later, write_final + finish), not once per
-  iteration -- so do not call ``set_attrs`` every iteration.
+  iteration -- so do not call ``set_attrs`` every iteration; ``batch()``
+  makes several structural changes one copy (a kill inside it leaves the
+  version published before it).
 * **Readers** open a cleanly closed file with ``h5py.File(path, 'r')`` and a
   file flagged by a (live or dead) SWMR writer with ``swmr=True`` -- which
   reads a consistent file.  Which one the file is, the superblock's
