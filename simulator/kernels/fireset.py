@@ -15,6 +15,8 @@ The Gram identity (docs/theory.md §1, exact): G = (X Xᵀ) ∘ (B Bᵀ) / m, wh
 import numpy as np
 from numba import njit
 
+from simulator.kernels.jacobian import gram_counts
+
 
 def allocate(n, m):
     """Index arrays for n points and m neurons, to be filled by `build`: (members, posT, count)."""
@@ -138,19 +140,12 @@ def gram_from_csr(indptr, indices, XXt, m):
     return _scaled_gram(C, XXt, m)
 
 
-@njit(cache=True)
 def gram_from_neuron_major(kptr, kpts, XXt, m):
     """The same exact Gram from neuron-major fire sets (neuron q fires on the points kpts[kptr[q]:kptr[q+1]]):
-    each neuron adds 1 to the count of every pair of its points, O(Σ_r |F_r|²) — a few hundred thousand
-    additions at 2^22 where the merges of `gram_from_csr` take 18 ms. The same integer counts, so the same G."""
-    n = XXt.shape[0]
-    C = np.zeros((n, n), dtype=np.int64)
-    for q in range(kptr.shape[0] - 1):
-        for p in range(kptr[q], kptr[q + 1]):
-            i = kpts[p]
-            for s in range(kptr[q], kptr[q + 1]):
-                C[i, kpts[s]] += 1
-    return _scaled_gram(C, XXt, m)
+    each neuron adds 1 to the count of every pair of its points (`jacobian.gram_counts`), O(Σ_r |F_r|²) — a few
+    hundred thousand additions at 2^22 where the merges of `gram_from_csr` take 18 ms. The same integer counts,
+    so the same G."""
+    return _scaled_gram(gram_counts(kptr, kpts, XXt.shape[0]), XXt, m)
 
 
 @njit(cache=True)
