@@ -86,7 +86,10 @@ def run(name, overrides, seed, out, overwrite, quiet):
 
     Prints a short summary and the trace path.
     """
-    from simulator.engine.runner import InputError, RunFailed, load, run_scenario
+    try:  # Numba and the kernels load here: a Ctrl-C during it is an interrupt too, not click's "Aborted!"
+        from simulator.engine.runner import InputError, RunFailed, load, run_scenario
+    except KeyboardInterrupt as exc:
+        _interrupted_exit(exc, "before the run started; nothing was written")
 
     try:
         scenario = load(name, overrides, seed)
@@ -99,7 +102,9 @@ def run(name, overrides, seed, out, overwrite, quiet):
         click.echo(f"trace: {exc.path}")
         sys.exit(EXIT_FAILED)
     except KeyboardInterrupt as exc:
-        _interrupted_exit(exc, "the trace is marked 'interrupted' and keeps every completed iteration")
+        where = getattr(exc, "trace_path", None)
+        _interrupted_exit(exc, f"the trace is marked 'interrupted' and keeps every completed iteration: {where}"
+                          if where else "before the trace was opened; nothing was written")
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     from simulator.engine.trace import Trace, TraceError
@@ -351,9 +356,12 @@ def sweep(name, grid, overrides, workers, out, overwrite, fit_key, scheduler, re
     code is 1 only when every point failed. A scenario with [sweep] report = "width-threshold"
     prints the observed width threshold beside Theorem 4.1's requirement.
     """
-    from simulator.engine import study
-    from simulator.engine.sweep import (SweepInputError, fit_lines, fit_slope, read_summary, run_sweep,
-                                        summary_report)
+    try:  # as in `run`: a Ctrl-C while the engine loads is an interrupt
+        from simulator.engine import study
+        from simulator.engine.sweep import (SweepInputError, fit_lines, fit_slope, read_summary, run_sweep,
+                                            summary_report)
+    except KeyboardInterrupt as exc:
+        _interrupted_exit(exc, "before the sweep started; nothing was written")
 
     if report_dir is not None:
         if name or grid or overrides or out or scheduler:

@@ -273,6 +273,9 @@ def test_killed_run_leaves_a_readable_trace(tmp_path, sig, status, code):
     finally:
         if proc.poll() is None:
             proc.kill()
+    stderr = proc.stderr.read().decode()
+    if sig != signal.SIGKILL:  # one line naming the trace; no traceback of an interrupt swallowed on its way
+        assert str(out) in stderr and "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     with Trace(out) as tr:
         assert tr.status == status
         T = tr.iterations
@@ -283,6 +286,20 @@ def test_killed_run_leaves_a_readable_trace(tmp_path, sig, status, code):
         if sig == signal.SIGTERM:
             assert "SIGTERM" in tr.attrs["error"]
     assert proc.returncode == code
+
+
+def test_an_interrupt_before_the_trace_is_opened_writes_nothing_and_says_so(tmp_path, monkeypatch):
+    from simulator.engine import runner
+
+    def interrupted_prepare(scenario):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "prepare", interrupted_prepare)
+    out = tmp_path / "never.h5"
+    result = invoke("run", "quickstart", "--set", "network.m=256", "--out", str(out))
+    assert result.exit_code == 130
+    assert "before the trace was opened; nothing was written" in result.output and not out.exists()
+    assert os.listdir(tmp_path) == []
 
 
 def test_entry_point_exit_codes_and_flushed_output(tmp_path):

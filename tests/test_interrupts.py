@@ -3,7 +3,9 @@
 import contextlib
 import os
 import signal
+import sys
 import time
+import types
 import weakref
 
 import numpy as np
@@ -52,6 +54,24 @@ def test_a_swallowed_interrupt_is_raised_again_by_check(signum, exc, sigint_as_f
         assert "SIGTERM" in str(info.value)
     assert {s: signal.getsignal(s) for s in before} == before  # restored on the way out
     interrupts.check()  # nothing pending outside the block
+
+
+def test_a_swallowed_interrupt_is_not_printed_but_other_unraisables_are(monkeypatch):
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(type(u.exc_value)))
+    outer = sys.unraisablehook
+
+    def unraisable(exc):
+        return types.SimpleNamespace(exc_type=type(exc), exc_value=exc, exc_traceback=None, err_msg=None, object=None)
+
+    with interrupts.catching():
+        interrupts._pending = signal.SIGTERM  # as the handler leaves it when its raise is swallowed
+        sys.unraisablehook(unraisable(interrupts.Terminated("signal SIGTERM")))
+        sys.unraisablehook(unraisable(ValueError("a real problem")))
+        interrupts._pending = None
+        sys.unraisablehook(unraisable(KeyboardInterrupt()))  # not ours: nothing is pending
+    assert seen == [ValueError, KeyboardInterrupt]  # only the pending interrupt is dropped
+    assert sys.unraisablehook is outer  # restored on the way out
 
 
 def test_check_is_silent_without_a_signal():

@@ -14,10 +14,15 @@ that interrupt, so the trace says `interrupted` and the exit code is 130/143, no
 
 SIGINT is taken over only while it has Python's default handler: a shell that starts a job in the
 background without job control sets it to "ignore" on purpose, and that is respected.
+
+An interrupt swallowed that way is not printed either (Python's "Exception ignored … KeyboardInterrupt"
+with a traceback into Numba's cache loader or h5py): `catching()` drops it from `sys.unraisablehook`,
+since `check()` raises it again; every other unraisable exception is printed as before.
 """
 
 import contextlib
 import signal
+import sys
 
 
 class Terminated(KeyboardInterrupt):
@@ -64,6 +69,15 @@ def translated():
         raise
 
 
+def _quiet(previous_hook):
+    """An unraisable-exception hook that drops the interrupt `check()` will raise again."""
+    def hook(unraisable):
+        if _pending is not None and isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return
+        previous_hook(unraisable)
+    return hook
+
+
 @contextlib.contextmanager
 def catching():
     """Within the block SIGTERM raises Terminated and SIGINT KeyboardInterrupt, both remembered."""
@@ -72,9 +86,12 @@ def catching():
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _handler)}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, _handler)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet(previous_hook)
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _pending = None

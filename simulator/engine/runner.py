@@ -304,6 +304,9 @@ def run_scenario(scenario, out=None, overwrite=False, quiet=True):
                 writer.finish("completed")
     except TraceError as exc:  # the trace was replaced or removed under the run
         raise RunFailed(str(exc), path) from None
+    except KeyboardInterrupt as exc:  # the writer has closed the trace as `interrupted`: say where it is
+        exc.trace_path = str(path)
+        raise
     result.status = "completed"
     result.loss = loss
     return result
