@@ -10,6 +10,8 @@ weights, all compact, so a step streams through them in order and nothing after 
 import numpy as np
 from numba import njit
 
+from simulator.kernels.jacobian import points_above
+
 
 @njit(cache=True)
 def active_from_leaves(LT, b):
@@ -35,10 +37,7 @@ def active_from_leaves(LT, b):
     nnz = 0
     for r in range(m):
         start = nnz
-        for i in range(n):
-            if LT[r, i] > b:
-                kpts[nnz] = i
-                nnz += 1
+        nnz = points_above(LT[r], b, kpts, nnz)
         if nnz > start:
             K[k] = r
             k += 1
@@ -71,10 +70,7 @@ def active_update(K, rows, LK, b):
     nnz = 0
     for q in range(nK):
         start = nnz
-        for i in range(n):
-            if rows[q, i] > b:
-                kpts2[nnz] = i
-                nnz += 1
+        nnz = points_above(rows[q], b, kpts2, nnz)
         if nnz > start:
             K2[k] = K[q]
             keep[k] = q

@@ -25,6 +25,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from simulator.kernels.jacobian import points_above
+
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment (the golden ratio in 64 bits)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -321,11 +323,7 @@ def _gather(key, key_a, lo, XT, b, d, pos, kptr, ki, wi, fi):
             for q in range(q0, k):
                 _leaves(WK[q], XT, LK[q])
         for q in range(q0, min(k, q0 + 4)):
-            p = kptr[q]
-            for i in range(n):
-                if LK[q, i] > b:
-                    kpts[p] = i
-                    p += 1
+            points_above(LK[q], b, kpts, kptr[q])
     return K, kpts, LK, WK, aK
 
 
@@ -428,10 +426,7 @@ def _held_gather(W0, cand, key_a, XT, b):
     p = 0
     for q in range(c):
         start = p
-        for i in range(n):
-            if LK[q, i] > b:
-                kpts[p] = i
-                p += 1
+        p = points_above(LK[q], b, kpts, p)
         if p > start:  # a candidate that fires nowhere at b (it came within the margin) is dropped
             K[k] = cand[q]
             if k < q:

@@ -21,6 +21,17 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(inline="always")
+def points_above(leaves, b, kpts, p):
+    """One neuron's entry of a neuron-major CSR: the points i with leaves[i] > b, appended to kpts from p on, in
+    ascending order; returns the new end (the neuron fires somewhere if it is past p)."""
+    for i in range(leaves.shape[0]):
+        if leaves[i] > b:
+            kpts[p] = i
+            p += 1
+    return p
+
+
 @njit(cache=True)
 def by_neuron(indptr, indices, mark, sort, span=0):
     """K = ∪_i S_i and the neuron-major CSR (kptr, kpts); points ascending per neuron.
