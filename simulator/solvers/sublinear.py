@@ -138,7 +138,7 @@ class Sublinear(Solver):
     def gram(self, fire_sets=None):
         # from the index's neuron-major sets when it keeps them (the same integer counts, so the same G)
         by_neuron = self.index.neuron_major()
-        if by_neuron is not None and hasattr(self.problem, "gram_neuron_major"):
+        if by_neuron is not None:
             return self.problem.gram_neuron_major(*by_neuron)
         return super().gram(fire_sets)
 
